@@ -1,0 +1,35 @@
+# cmestudy: `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+RAW    ?= data/raw
+OUT    ?= output
+STAMP  := $(VENV)/.cmestudy-installed
+
+.DEFAULT_GOAL := help
+.PHONY: help report test lab data validate clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name cmestudy --display-name "Python (cmestudy)" >/dev/null
+	@touch $@
+
+report: $(STAMP) ## Run the whole study on $(RAW) and write $(OUT)/report.html and $(OUT)/report.pdf
+	$(BIN)/cmestudy run --raw $(RAW) --out $(OUT)
+
+test: $(STAMP) ## Run the test suite
+	$(BIN)/python -m pytest
+
+lab: $(STAMP) ## Open JupyterLab on the notebooks with the cmestudy kernel
+	$(BIN)/jupyter lab notebooks/
+
+data: $(STAMP) ## Regenerate the reconstructed default data set in data/raw/ (byte-identical)
+	$(BIN)/cmestudy reconstruct --raw data/raw
+
+clean: ## Remove derived files (data/processed/, output/); keeps .venv
+	find data/processed output -mindepth 1 ! -name README.md -exec rm -rf {} +

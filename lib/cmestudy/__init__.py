@@ -1,0 +1,26 @@
+"""cmestudy: evaluate continuing medical education (CME) programmes.
+
+Reproduces Wei, Ye & Yu (2025), "Investigation and prospects analysis of the
+implementation of continuing medical education programs via 'cloud live broadcast'
+in Tianjin Hospital", Occupation and Health 41(6): 838-844, and reruns it on any CME
+office's own platform exports.
+
+Modules, one per concept:
+
+* :mod:`cmestudy.paths`       -- project paths, anchored at the project root
+* :mod:`cmestudy.fileio`      -- atomic writes, checksums, spreadsheet-safe CSV
+* :mod:`cmestudy.schema`      -- the raw-data contract (codebook) and canonical tables
+* :mod:`cmestudy.reading`     -- recognise and read raw exports into canonical tables
+* :mod:`cmestudy.cleaning`    -- validate, normalise, quarantine, write ``data/processed``
+* :mod:`cmestudy.describe`    -- descriptive tables
+* :mod:`cmestudy.stats`       -- tests of association (chi-square family)
+* :mod:`cmestudy.trends`      -- trends and projections
+* :mod:`cmestudy.published`   -- published figures and their reproduction
+* :mod:`cmestudy.reconstruct` -- the reconstructed default data set
+* :mod:`cmestudy.plotting`    -- figures
+* :mod:`cmestudy.report`      -- notebook display helpers and the HTML/PDF report
+* :mod:`cmestudy.pipeline`    -- run the notebooks with papermill
+* :mod:`cmestudy.cli`         -- the ``cmestudy`` command
+"""
+
+__version__ = "0.1.0"

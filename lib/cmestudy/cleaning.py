@@ -1,0 +1,237 @@
+"""Validate and normalise ingested tables; quarantine recoverable rows; write ``data/processed``.
+
+Rules (the raw-data contract is documented in ``data/raw/README.md``):
+
+* Project register -- fatal if broken, since every count hangs on it: an empty or
+  duplicated project id, a year that is not a whole number in the study years, a level
+  or delivery mode that is not in the codebook, an empty discipline.
+* Aggregated counts -- fatal: a count that is not a non-negative whole number, a
+  project id not in the register, a project given both as counts and as enrolments.
+* Enrolments -- recoverable, kept in ``quarantine.csv`` with the reason:
+  a project id not in the register (excluded), the same learner enrolled twice in one
+  project (later rows excluded), a professional title not in the codebook (kept, graded
+  ``unknown``: counted in the descriptive tables, excluded from the title tests).
+
+Outputs in the processed directory: ``projects.parquet`` (one row per project),
+``learners.parquet`` (learners per project and title grade), ``quarantine.csv`` and
+``cleaning.json`` (row counts at each step).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .fileio import write_csv, write_json, write_parquet
+from .problems import DataError, DataProblem
+from .reading import Ingested
+from .schema import GRADES_WITH_UNKNOWN, LEVELS, MODES, Codebook, load_codebook
+
+PROJECT_COLUMNS = ["project_id", "year", "level", "mode", "discipline", "title", "credits", "start_date", "hours"]
+LEARNER_COLUMNS = ["project_id", "year", "level", "mode", "discipline", "grade", "learners"]
+QUARANTINE_COLUMNS = ["file", "row", "project_id", "column", "value", "reason", "action"]
+
+
+@dataclass
+class Cleaned:
+    projects: pd.DataFrame
+    learners: pd.DataFrame
+    quarantine: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+
+
+def _problem(frame: pd.DataFrame, idx, column: str, expected: str, header: str | None = None) -> DataProblem:
+    return DataProblem(str(frame.at[idx, "_file"]), int(frame.at[idx, "_row"]), header or column,
+                       str(frame.at[idx, column]), expected)
+
+
+def _code_column(frame, column, kind, codebook, problems, allowed):
+    lookup = codebook.value_lookup(kind)
+    from .schema import normalise_label
+
+    coded = frame[column].map(lambda v: lookup.get(normalise_label(v)))
+    for idx in frame.index[coded.isna()]:
+        accepted = "; ".join(f"{c}: {', '.join(codebook.values[kind][c][:4])}" for c in allowed)
+        problems.append(_problem(frame, idx, column, f"a {column} from the codebook ({accepted})"))
+    return coded
+
+
+def clean_projects(projects: pd.DataFrame, years, codebook: Codebook) -> tuple[pd.DataFrame, list[DataProblem]]:
+    problems: list[DataProblem] = []
+    p = projects.copy()
+    for c in PROJECT_COLUMNS:
+        if c not in p.columns:
+            p[c] = ""
+    p = p.fillna("")
+    years = sorted(int(y) for y in years)
+    year_num = pd.to_numeric(p["year"].str.replace(r"年$", "", regex=True), errors="coerce")
+    for idx in p.index[year_num.isna() | (year_num % 1 != 0)]:
+        problems.append(_problem(p, idx, "year", "a four-digit year such as 2021"))
+    out_of_range = year_num.notna() & (year_num % 1 == 0) & ~year_num.isin(years)
+    for idx in p.index[out_of_range]:
+        problems.append(_problem(p, idx, "year", f"a study year ({', '.join(map(str, years))})"))
+    empty_id = p["project_id"].eq("")
+    for idx in p.index[empty_id]:
+        problems.append(_problem(p, idx, "project_id", "a project id"))
+    dup = p["project_id"].ne("") & p.duplicated("project_id", keep=False)
+    for pid, grp in p[dup].groupby("project_id", sort=True):
+        first = grp.index[0]
+        for idx in grp.index[1:]:
+            problems.append(_problem(p, idx, "project_id",
+                                     f"a unique project id (also at {p.at[first, '_file']} row {p.at[first, '_row']})"))
+    level = _code_column(p, "level", "level", codebook, problems, LEVELS)
+    mode = _code_column(p, "mode", "mode", codebook, problems, MODES)
+    for idx in p.index[p["discipline"].eq("")]:
+        problems.append(_problem(p, idx, "discipline", "a discipline (学科)"))
+    credits = pd.to_numeric(p["credits"].replace("", np.nan), errors="coerce")
+    hours = pd.to_numeric(p["hours"].replace("", np.nan), errors="coerce")
+    for col, num in (("credits", credits), ("hours", hours)):
+        bad = p[col].ne("") & (num.isna() | (num < 0))
+        for idx in p.index[bad]:
+            problems.append(_problem(p, idx, col, "a non-negative number or an empty cell"))
+    start = pd.to_datetime(p["start_date"].replace("", None), errors="coerce", format="mixed")
+    for idx in p.index[p["start_date"].ne("") & start.isna()]:
+        problems.append(_problem(p, idx, "start_date", "a date such as 2021-05-14"))
+    out = pd.DataFrame({
+        "project_id": p["project_id"].astype("string"),
+        "year": year_num.astype("Int64"),
+        "level": pd.Categorical(level, categories=LEVELS),
+        "mode": pd.Categorical(mode, categories=MODES),
+        "discipline": p["discipline"].astype("string"),
+        "title": p["title"].astype("string"),
+        "credits": credits.astype("Float64"),
+        "start_date": start.dt.date.astype("string") if start.notna().any() else pd.Series(pd.NA, index=p.index, dtype="string"),
+        "hours": hours.astype("Float64"),
+    })
+    return out.sort_values(["year", "project_id"], kind="stable").reset_index(drop=True), problems
+
+
+def clean_counts(counts: pd.DataFrame, register: set[str]) -> tuple[pd.DataFrame, list[DataProblem]]:
+    problems: list[DataProblem] = []
+    c = counts.copy()
+    if "unknown" not in c.columns:
+        c["unknown"] = ""
+    c = c.fillna("")
+    rows = []
+    for grade in GRADES_WITH_UNKNOWN:
+        text = c[grade].str.replace(",", "", regex=False).str.strip()
+        num = pd.to_numeric(text.replace("", "0"), errors="coerce")
+        bad = num.isna() | (num < 0) | (num % 1 != 0)
+        for idx in c.index[bad]:
+            problems.append(_problem(c, idx, grade, "a non-negative whole number of learners"))
+        rows.append(pd.DataFrame({"project_id": c["project_id"], "grade": grade, "learners": num.where(~bad, 0)}))
+    for idx in c.index[~c["project_id"].isin(register)]:
+        problems.append(_problem(c, idx, "project_id", "a project id listed in the project register"))
+    dup = c.duplicated("project_id", keep="first")
+    for idx in c.index[dup]:
+        problems.append(_problem(c, idx, "project_id", "one row of counts per project"))
+    long = pd.concat(rows, ignore_index=True)
+    long["learners"] = long["learners"].astype("int64")
+    return long, problems
+
+
+def clean_enrolments(enrolments: pd.DataFrame, register: set[str], codebook: Codebook) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Grade titles, exclude orphans and duplicates. Returns (long counts, quarantine)."""
+    e = enrolments.copy()
+    if "learner_key" not in e.columns:
+        e["learner_key"] = pd.NA
+    e["professional_title"] = e["professional_title"].fillna("").astype(str)
+    lookup = codebook.value_lookup("title_grade")
+    from .schema import normalise_label
+
+    uniq = e["professional_title"].unique()
+    grade_of = {t: lookup.get(normalise_label(t), "unknown") for t in uniq}
+    e["grade"] = e["professional_title"].map(grade_of)
+    quarantine = []
+
+    def q(mask, column, reason, action):
+        sub = e.loc[mask]
+        quarantine.append(pd.DataFrame({
+            "file": sub["_file"], "row": sub["_row"], "project_id": sub["project_id"], "column": column,
+            "value": sub[column].astype(str), "reason": reason, "action": action,
+        }))
+
+    orphan = ~e["project_id"].isin(register)
+    q(orphan, "project_id", "project id not in the project register", "excluded")
+    has_key = e["learner_key"].notna()
+    dup = has_key & e.duplicated(["project_id", "learner_key"], keep="first") & ~orphan
+    q(dup, "project_id", "the same learner enrolled more than once in this project", "excluded")
+    unknown = e["grade"].eq("unknown") & ~orphan & ~dup
+    q(unknown, "professional_title",
+      "professional title not in the codebook (or empty)", "kept; graded unknown, excluded from title tests")
+    kept = e.loc[~orphan & ~dup]
+    long = (kept.groupby(["project_id", "grade"], observed=True).size()
+            .rename("learners").reset_index())
+    quarantine = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return long, quarantine
+
+
+def clean(ingested: Ingested, years=(2021, 2022, 2023), codebook: Codebook | None = None) -> Cleaned:
+    """Clean the ingested tables; raise :class:`DataError` with every fatal problem."""
+    codebook = codebook or load_codebook()
+    projects, problems = clean_projects(ingested.projects, years, codebook)
+    register = set(projects["project_id"].dropna())
+    counts_long, count_problems = clean_counts(ingested.counts, register)
+    problems += count_problems
+    enrol_long, quarantine = clean_enrolments(ingested.enrolments, register, codebook)
+    both = set(counts_long["project_id"]) & set(enrol_long["project_id"])
+    for pid in sorted(both):
+        row = ingested.counts.index[ingested.counts["project_id"] == pid][0]
+        problems.append(_problem(ingested.counts, row, "project_id",
+                                 "learners of a project given once: as enrolment rows or as counts, not both"))
+    if problems:
+        raise DataError(problems)
+    long = pd.concat([enrol_long, counts_long], ignore_index=True)
+    full = pd.MultiIndex.from_product([projects["project_id"], GRADES_WITH_UNKNOWN], names=["project_id", "grade"])
+    long = (long.groupby(["project_id", "grade"]).learners.sum()
+            .reindex(full, fill_value=0).reset_index())
+    learners = long.merge(projects[["project_id", "year", "level", "mode", "discipline"]], on="project_id", how="left")
+    learners["grade"] = pd.Categorical(learners["grade"], categories=GRADES_WITH_UNKNOWN)
+    learners["learners"] = learners["learners"].astype("int64")
+    learners = learners[LEARNER_COLUMNS]
+    summary = {
+        "projects": int(len(projects)),
+        "enrolment_rows_read": int(len(ingested.enrolments)),
+        "count_rows_read": int(len(ingested.counts)),
+        "enrolments_excluded": int((quarantine["action"] == "excluded").sum()),
+        "titles_unknown": int(learners.loc[learners.grade == "unknown", "learners"].sum()),
+        "learners": int(learners["learners"].sum()),
+        "quarantine_by_reason": {k: int(v) for k, v in quarantine["reason"].value_counts().sort_index().items()},
+    }
+    return Cleaned(projects, learners, quarantine.reset_index(drop=True), summary)
+
+
+def write_processed(cleaned: Cleaned, processed_dir) -> Path:
+    out = Path(processed_dir)
+    write_parquet(out / "projects.parquet", cleaned.projects)
+    write_parquet(out / "learners.parquet", cleaned.learners)
+    write_csv(out / "quarantine.csv", cleaned.quarantine)
+    write_json(out / "cleaning.json", cleaned.summary)
+    return out
+
+
+@dataclass
+class Study:
+    """The cleaned study data as notebooks 03-05 read it."""
+
+    projects: pd.DataFrame
+    learners: pd.DataFrame
+    summary: dict
+
+
+def load_processed(processed_dir) -> Study:
+    src = Path(processed_dir)
+    if not (src / "projects.parquet").is_file():
+        raise FileNotFoundError(f"{src} holds no cleaned tables: run notebooks/02_clean first")
+    projects = pd.read_parquet(src / "projects.parquet")
+    learners = pd.read_parquet(src / "learners.parquet")
+    for frame in (projects, learners):
+        frame["level"] = pd.Categorical(frame["level"], categories=LEVELS)
+        frame["mode"] = pd.Categorical(frame["mode"], categories=MODES)
+    learners["grade"] = pd.Categorical(learners["grade"], categories=GRADES_WITH_UNKNOWN)
+    summary = json.loads((src / "cleaning.json").read_text(encoding="utf-8"))
+    return Study(projects, learners, summary)

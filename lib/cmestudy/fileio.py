@@ -1,0 +1,101 @@
+"""File helpers: atomic writes, checksums and spreadsheet-safe CSV.
+
+Every file cmestudy writes goes through :func:`atomic_write`: the content is written
+to a temporary file in the target directory, flushed, and renamed over the target
+(``os.replace`` is atomic on POSIX and Windows), so a reader never sees half a file
+and a crash leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+#: Leading characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[io.IOBase]:
+    """Open a temporary file beside ``path``; on success rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=encoding, **({"newline": ""} if "b" not in mode else {})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_write(path, "wb") as fh:
+        fh.write(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj) -> Path:
+    return write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return write_bytes(path, buf.getvalue())
+
+
+def defuse_formula(value):
+    """Prefix a string that a spreadsheet would run as a formula with an apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def write_csv(path: str | os.PathLike, frame: pd.DataFrame, index: bool = False) -> Path:
+    """Write ``frame`` as UTF-8 CSV (with BOM, so Excel reads Chinese text) atomically.
+
+    String cells (and the header) that could start a spreadsheet formula are defused.
+    """
+    safe = frame.copy()
+    for col in safe.columns:
+        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
+            safe[col] = safe[col].map(defuse_formula)
+    safe.columns = [defuse_formula(str(c)) for c in safe.columns]
+    text = safe.to_csv(index=index, lineterminator="\n")
+    return write_bytes(path, b"\xef\xbb\xbf" + text.encode("utf-8"))
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def checksums(directory: str | os.PathLike) -> dict[str, str]:
+    """SHA-256 of every file below ``directory``, keyed by relative path."""
+    directory = Path(directory)
+    return {
+        str(p.relative_to(directory)): sha256_file(p)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }

@@ -1,0 +1,104 @@
+"""The study's published figures, and their comparison with the reproduced values.
+
+The figures live once, as data, in ``published.yml`` beside the raw files, each with
+where in the abstract it comes from. :func:`compare` recomputes every one of them
+from the cleaned data and says whether it matches at the published precision: a
+value published with d decimals matches when |computed - published| < 0.5 * 10**-d.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from . import describe, stats
+
+FILE_NAME = "published.yml"
+
+
+@dataclass
+class Published:
+    citation: str
+    years: list[int]
+    alpha: float
+    totals: list[dict]
+    chisquare: list[dict]
+    claims: list[dict]
+    path: Path
+
+
+def load(raw_dir) -> Published | None:
+    """The published figures in ``RAW_DIR/published.yml``, or None when there are none."""
+    path = Path(raw_dir) / FILE_NAME
+    if not path.is_file():
+        return None
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Published(doc.get("citation", ""), [int(y) for y in doc["years"]], float(doc.get("alpha", 0.05)),
+                     doc.get("totals", []), doc.get("chisquare", []), doc.get("claims", []), path)
+
+
+def matches(value: float, published: float, decimals: int) -> bool:
+    """True when ``value`` rounds to ``published`` at ``decimals`` places."""
+    return bool(abs(float(value) - float(published)) < 0.5 * 10.0 ** (-int(decimals)))
+
+
+def _increasing(series: pd.Series) -> bool:
+    v = series.to_numpy()
+    return bool(len(v) > 1 and np.all(np.diff(v) > 0))
+
+
+def claim_values(study, years) -> dict[str, tuple[bool, str]]:
+    """Evaluate each published claim on the study data: id -> (holds, computed evidence)."""
+    out = {}
+    largest, share = [], []
+    for y in years:
+        t = describe.mode_by_title(study.learners, y)
+        live_row = t.loc["live"]
+        largest.append((y, live_row.idxmax()))
+        live_share = t.loc["live"] / t.sum(axis=0)
+        share.append((y, live_share.idxmax()))
+    out["intermediate_largest_live"] = (all(g == "intermediate" for _, g in largest),
+                                        ", ".join(f"{y}: {g}" for y, g in largest))
+    out["intermediate_highest_live_share"] = (all(g == "intermediate" for _, g in share),
+                                              ", ".join(f"{y}: {g}" for y, g in share))
+    proj = describe.projects_by_year_mode(study.projects, years)["live"]
+    out["live_projects_increase"] = (_increasing(proj), " → ".join(str(int(v)) for v in proj))
+    lrn = describe.learners_by_year_mode(study.learners, years)["live"]
+    out["live_learners_increase"] = (_increasing(lrn), " → ".join(f"{int(v):,}" for v in lrn))
+    disc = describe.live_disciplines_per_year(study.projects, years)
+    out["live_disciplines_increase"] = (_increasing(disc), " → ".join(str(int(v)) for v in disc))
+    return out
+
+
+def compare(published: Published, study) -> pd.DataFrame:
+    """One row per published figure: the published value, the reproduced one, and a match flag."""
+    rows = []
+    by_mode = study.learners[study.learners.year.isin(published.years)].groupby("mode", observed=False).learners.sum()
+    for t in published.totals:
+        value = int(by_mode.get(t["mode"], 0))
+        rows.append({"figure": t["id"], "what": f"Learners, {t['mode'].replace('_', '-')}, {min(published.years)}-{max(published.years)}",
+                     "published": f"{t['value']:,}", "reproduced": f"{value:,}",
+                     "match": matches(value, t["value"], t.get("decimals", 0)), "source": t["where"]})
+    for c in published.chisquare:
+        table = describe.mode_by_title(study.learners, c["year"])[c["titles"]]
+        res = stats.crosstab_tests(table)
+        value = res.pearson.statistic
+        d = int(c.get("decimals", 3))
+        check = stats.check_reported(float(c["value"]), int(c["df"]), c.get("reported_p", "<0.05"), d)
+        what = (f"χ², {c['year']}, mode × title" if len(c["titles"]) == 3
+                else f"χ², {c['year']}, {c['titles'][0]} vs {c['titles'][1]}")
+        rows.append({"figure": c["id"], "what": what, "published": f"{c['value']:.{d}f}",
+                     "reproduced": f"{value:.{d}f}",
+                     "match": matches(value, c["value"], d) and res.pearson.df == c["df"],
+                     "source": c["where"], "p_reproduced": res.pearson.pvalue,
+                     "reported_p_consistent": check.consistent})
+    claims = claim_values(study, published.years)
+    for c in published.claims:
+        holds, evidence = claims.get(c["id"], (False, "not computed"))
+        rows.append({"figure": c["id"], "what": c["text"], "published": "yes", "reproduced": evidence,
+                     "match": holds, "source": c["where"]})
+    return pd.DataFrame(rows)

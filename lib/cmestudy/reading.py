@@ -1,0 +1,336 @@
+"""Read raw platform exports into canonical tables.
+
+Files are recognised by their headers, never by their names: each CSV or Excel file
+under the raw directory is opened, its header row found (a title row may sit above
+it), its headers matched against the codebook's aliases, and the table it holds
+(project register, enrolments, or aggregated counts) decided by which columns it has.
+Several files of one kind are read and stacked.
+
+CSV encodings: UTF-8, UTF-8 with BOM, and GB18030 (a superset of GBK and GB2312), in
+that order of trial. Delimiters: comma, tab or semicolon, whichever splits the header
+line into the most fields. Excel: ``.xlsx``/``.xlsm``, the first sheet unless one is named.
+
+Identifying columns (names, ID numbers, phones, e-mails, learner ids) are turned into
+a keyed-hash ``learner_key`` here and dropped: they never leave this module.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import privacy
+from .fileio import sha256_file
+from .problems import DataError, DataProblem
+from .schema import Codebook, load_codebook, normalise_label
+
+CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+DATA_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES
+ENCODINGS = ("utf-8", "gb18030")
+HEADER_SCAN_ROWS = 10
+
+
+@dataclass
+class RawFile:
+    """One raw file as read: what it holds and how it was read."""
+
+    path: Path
+    name: str
+    kind: str | None
+    rows: int
+    sha256: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    header_row: int = 1
+    columns: dict[str, str] = field(default_factory=dict)  # canonical -> header as in the file
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def provenance(self) -> dict:
+        return {
+            "file": self.name,
+            "table": self.kind or "not recognised",
+            "rows": self.rows,
+            "sha256": self.sha256,
+            "encoding": self.encoding or (f"Excel sheet {self.sheet!r}" if self.sheet else None),
+            "header_row": self.header_row,
+            "columns": ", ".join(f"{v} -> {k}" for k, v in self.columns.items()),
+            "ignored_columns": ", ".join(self.ignored_columns),
+        }
+
+
+@dataclass
+class Ingested:
+    """Canonical tables read from a raw directory, de-identified."""
+
+    projects: pd.DataFrame
+    enrolments: pd.DataFrame
+    counts: pd.DataFrame
+    files: list[RawFile]
+    warnings: list[DataProblem]
+
+    def provenance(self) -> pd.DataFrame:
+        return pd.DataFrame([f.provenance() for f in self.files])
+
+
+def list_data_files(raw_dir: Path) -> list[Path]:
+    return sorted(
+        p for p in Path(raw_dir).rglob("*")
+        if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not p.name.startswith((".", "~$"))
+    )
+
+
+def check_raw_dir(raw_dir) -> list[Path]:
+    """The data files of ``raw_dir``; a clear error if it is missing or holds none."""
+    raw_dir = Path(raw_dir)
+    if not raw_dir.exists():
+        raise FileNotFoundError(f"raw data directory {str(raw_dir)!r} does not exist")
+    if not raw_dir.is_dir():
+        raise NotADirectoryError(f"raw data path {str(raw_dir)!r} is not a directory")
+    files = list_data_files(raw_dir)
+    if not files:
+        raise FileNotFoundError(
+            f"raw data directory {str(raw_dir)!r} holds no data files "
+            f"(expected CSV or Excel exports: {', '.join(sorted(DATA_SUFFIXES))})"
+        )
+    return files
+
+
+def decode(data: bytes, name: str) -> tuple[str, str]:
+    """Decode CSV bytes: BOM -> UTF-8; else UTF-8; else GB18030. Returns (text, encoding)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    for enc in ENCODINGS:
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError as exc:
+            last = exc
+    raise DataError(
+        [DataProblem(name, None, None, None, f"text in UTF-8 or GBK/GB18030 (undecodable byte at offset {last.start})")],
+        headline=f"{name}: cannot decode",
+    )
+
+
+def sniff_delimiter(text: str) -> str:
+    head = [ln for ln in text.splitlines()[:HEADER_SCAN_ROWS] if ln.strip()]
+    best, best_n = ",", 0
+    for d in (",", "\t", ";"):
+        n = max((len(next(csv.reader([ln], delimiter=d))) for ln in head), default=0)
+        if n > best_n:
+            best, best_n = d, n
+    return best
+
+
+def read_grid(path: Path, sheet: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Read a file as a grid of strings, no header interpreted. Empty cells are ''."""
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        try:
+            xl = pd.ExcelFile(path, engine="openpyxl")
+        except Exception as exc:  # corrupt or not really an xlsx
+            raise DataError([DataProblem(path.name, None, None, None, f"a readable Excel workbook ({exc})")],
+                            headline=f"{path.name}: cannot open") from exc
+        name = sheet if sheet is not None else xl.sheet_names[0]
+        if name not in xl.sheet_names:
+            raise DataError([DataProblem(path.name, None, None, name, f"one of the sheets {xl.sheet_names}")])
+        grid = xl.parse(name, header=None, dtype=object)
+        grid = grid.map(_cell_to_str)
+        return grid, {"sheet": name}
+    data = path.read_bytes()
+    text, encoding = decode(data, path.name)
+    if not text.strip():
+        return pd.DataFrame(), {"encoding": encoding}
+    delimiter = sniff_delimiter(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    width = max((len(r) for r in rows), default=0)
+    grid = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+    return grid, {"encoding": encoding, "delimiter": delimiter}
+
+
+def _cell_to_str(v) -> str:
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat() if v == v.normalize() else v.isoformat()
+    return str(v)
+
+
+def find_header(grid: pd.DataFrame, codebook: Codebook) -> tuple[int, str | None, dict[str, int]]:
+    """Locate the header row among the first rows and the table it belongs to.
+
+    Returns (row index in the grid, table name or None, canonical column -> grid column).
+    """
+    best = (0, None, {}, 0)
+    for i in range(min(HEADER_SCAN_ROWS, len(grid))):
+        cells = [normalise_label(c) for c in grid.iloc[i].tolist()]
+        for name, spec in codebook.tables.items():
+            lookup = spec.header_lookup()
+            mapping: dict[str, int] = {}
+            for j, c in enumerate(cells):
+                canon = lookup.get(c)
+                if canon and canon not in mapping:
+                    mapping[canon] = j
+            if all(r in mapping for r in spec.recognise_by):
+                score = len(mapping) + 100 * len(spec.recognise_by)
+                if score > best[3]:
+                    best = (i, name, mapping, score)
+    return best[0], best[1], best[2]
+
+
+def read_raw_file(path: Path, codebook: Codebook) -> tuple[RawFile, pd.DataFrame | None]:
+    """Read one file into its canonical table (strings), or report it as not recognised."""
+    grid, how = read_grid(path)
+    raw = RawFile(path=path, name=path.name, kind=None, rows=0, sha256=sha256_file(path), **how)
+    if grid.empty:
+        raise DataError([DataProblem(path.name, None, None, None, "a header row and at least one data row (the file is empty)")])
+    h, kind, mapping = find_header(grid, codebook)
+    if kind is None:
+        return raw, None
+    raw.kind, raw.header_row = kind, h + 1
+    header = [str(c) for c in grid.iloc[h].tolist()]
+    body = grid.iloc[h + 1:]
+    body = body[~(body.map(lambda c: str(c).strip() == "")).all(axis=1)]
+    raw.rows = len(body)
+    spec = codebook.tables[kind]
+    raw.columns = {canon: header[j] for canon, j in mapping.items()}
+    raw.ignored_columns = [c for j, c in enumerate(header) if j not in mapping.values() and c.strip()]
+    missing = [c for c in spec.required if c not in mapping]
+    problems = [
+        DataProblem(path.name, h + 1, None, None,
+                    f"a column {c!r} for the {kind} table (headers accepted: {', '.join((c,) + spec.columns[c].aliases)})")
+        for c in missing
+    ]
+    if raw.rows == 0:
+        problems.append(DataProblem(path.name, h + 2, None, None, "at least one data row below the header"))
+    if problems:
+        raise DataError(problems, headline=f"{path.name}: cannot be read as the {kind} table")
+    frame = pd.DataFrame({canon: body.iloc[:, j].astype(str).str.strip() for canon, j in mapping.items()})
+    frame["_file"] = path.name
+    frame["_row"] = body.index.to_numpy() + 1  # grid index is 0-based; Excel rows are 1-based
+    return raw, frame.reset_index(drop=True)
+
+
+def deidentify(enrolments: pd.DataFrame, spec, key: bytes) -> pd.DataFrame:
+    """Replace identifying columns by ``learner_key``, a keyed hash (see :mod:`privacy`).
+
+    The identity used is the learner id when given, else the national ID number, else
+    name with phone or e-mail. Rows with none of them get no key (and cannot be
+    de-duplicated).
+    """
+    ident_cols = [c for c in spec.identifying if c in enrolments.columns]
+    out = enrolments.drop(columns=ident_cols)
+    if not ident_cols:
+        out["learner_key"] = pd.NA
+        return out
+    parts = pd.Series("", index=enrolments.index, dtype=object)
+    chosen = pd.Series(False, index=enrolments.index)
+    for fields in (("learner_id",), ("id_number",), ("name", "phone"), ("name", "email"), ("phone",), ("email",)):
+        if not all(f in enrolments.columns for f in fields):
+            continue
+        vals = [enrolments[f].fillna("").astype(str).str.strip() for f in fields]
+        ok = ~chosen
+        for v in vals:
+            ok &= v.ne("")
+        if ok.any():
+            joined = vals[0].where(ok, "")
+            text = pd.Series(fields[0] + "=", index=enrolments.index) + joined
+            for f, v in zip(fields[1:], vals[1:]):
+                text = text + f"|{f}=" + v
+            parts = parts.where(~ok, text)
+            chosen |= ok
+    keys = privacy.keyed_hash(parts[chosen], key)
+    out["learner_key"] = pd.Series(pd.NA, index=enrolments.index, dtype="object")
+    out.loc[chosen, "learner_key"] = keys
+    return out
+
+
+def read_raw_dir(raw_dir, key: bytes | None = None) -> Ingested:
+    """Read every data file under ``raw_dir`` into de-identified canonical tables.
+
+    Raises :class:`DataError` listing every file that cannot be read.
+    """
+    raw_dir = Path(raw_dir)
+    paths = check_raw_dir(raw_dir)
+    codebook = load_codebook(raw_dir)
+    files: list[RawFile] = []
+    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in codebook.tables}
+    problems: list[DataProblem] = []
+    warnings: list[DataProblem] = []
+    for path in paths:
+        try:
+            raw, frame = read_raw_file(path, codebook)
+        except DataError as exc:
+            problems.extend(exc.problems)
+            continue
+        raw.name = str(path.relative_to(raw_dir))
+        files.append(raw)
+        if frame is None:
+            warnings.append(DataProblem(raw.name, None, None, None,
+                                        "headers of a project register, enrolment list or counts table; file ignored"))
+            continue
+        frame["_file"] = raw.name
+        tables[raw.kind].append(frame)
+    if problems:
+        raise DataError(problems)
+    if not tables["projects"]:
+        raise DataError([DataProblem(str(raw_dir), None, None, None,
+                                     "a project register (headers such as 项目编号/project_id, 年度/year, 授课方式/mode)")])
+    out = {}
+    for name, frames in tables.items():
+        cols = list(codebook.tables[name].columns)
+        out[name] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols + ["_file", "_row"])
+    spec = codebook.tables["enrolments"]
+    key = key if key is not None else (privacy.load_or_create_key() if len(out["enrolments"]) else b"")
+    out["enrolments"] = deidentify(out["enrolments"], spec, key)
+    return Ingested(out["projects"], out["enrolments"], out["counts"], files, warnings)
+
+
+INGEST_SUBDIR = "ingest"
+
+
+def write_ingested(ingested: Ingested, processed_dir) -> Path:
+    """Write the de-identified canonical tables and the file provenance (atomically)."""
+    from .fileio import write_json, write_parquet
+
+    out = Path(processed_dir) / INGEST_SUBDIR
+    for name in ("projects", "enrolments", "counts"):
+        frame = getattr(ingested, name).copy()
+        for c in frame.columns:
+            if c != "_row":
+                frame[c] = frame[c].astype("string")
+        write_parquet(out / f"{name}.parquet", frame)
+    write_json(out / "provenance.json", {
+        "files": [f.provenance() for f in ingested.files],
+        "warnings": [w.to_dict() for w in ingested.warnings],
+    })
+    return out
+
+
+def load_ingested(processed_dir) -> Ingested:
+    import json
+
+    src = Path(processed_dir) / INGEST_SUBDIR
+    if not (src / "projects.parquet").is_file():
+        raise FileNotFoundError(f"{src} holds no ingested tables: run notebooks/01_ingest first")
+    frames = {n: pd.read_parquet(src / f"{n}.parquet") for n in ("projects", "enrolments", "counts")}
+    prov = json.loads((src / "provenance.json").read_text(encoding="utf-8"))
+    files = [RawFile(path=Path(f["file"]), name=f["file"], kind=f["table"], rows=f["rows"], sha256=f["sha256"]) for f in prov["files"]]
+    warnings = [DataProblem(**w) for w in prov["warnings"]]
+    return Ingested(frames["projects"], frames["enrolments"], frames["counts"], files, warnings)
+
+
+def load_provenance(processed_dir) -> pd.DataFrame:
+    import json
+
+    prov = json.loads((Path(processed_dir) / INGEST_SUBDIR / "provenance.json").read_text(encoding="utf-8"))
+    return pd.DataFrame(prov["files"])

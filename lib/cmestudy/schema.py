@@ -1,0 +1,137 @@
+"""The raw-data contract: the codebook, header matching and value coding.
+
+The codebook (``codebook.yml`` in this package) names the tables an export may hold
+(project register, participant-level enrolments, aggregated counts), the aliases of
+every column header, and the values each coded column may take. A ``codebook.yml``
+placed beside the raw files adds aliases to it, so users extend the contract without
+touching code.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+PACKAGE_CODEBOOK = "codebook.yml"
+USER_CODEBOOK = "codebook.yml"
+
+LEVELS = ("national", "municipal", "hospital")
+MODES = ("live", "face_to_face")
+GRADES = ("junior", "intermediate", "senior")
+GRADES_WITH_UNKNOWN = GRADES + ("unknown",)
+
+
+def normalise_label(text) -> str:
+    """Fold a header or coded value for matching: NFKC, lower case, no spaces/_-/brackets."""
+    s = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    return re.sub(r"[\s_\-()（）\[\]【】:：*]+", "", s)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    description: str
+    recognise_by: tuple[str, ...]
+    columns: dict[str, Column]
+    identifying: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c for c, spec in self.columns.items() if spec.required)
+
+    def header_lookup(self) -> dict[str, str]:
+        """Map each normalised alias (and the canonical name) to the canonical column."""
+        out: dict[str, str] = {}
+        for name, col in self.columns.items():
+            for alias in (name, *col.aliases):
+                out.setdefault(normalise_label(alias), name)
+        return out
+
+
+@dataclass
+class Codebook:
+    tables: dict[str, TableSpec]
+    values: dict[str, dict[str, tuple[str, ...]]]
+    order: dict[str, tuple[str, ...]]
+    labels: dict[str, dict[str, str]]
+    sources: list[str] = field(default_factory=list)
+
+    def value_lookup(self, kind: str) -> dict[str, str]:
+        """Map each normalised spelling of a coded value to its code."""
+        out: dict[str, str] = {}
+        for code, spellings in self.values[kind].items():
+            for s in (code, *spellings):
+                out.setdefault(normalise_label(s), code)
+        return out
+
+    def code(self, kind: str, value) -> str | None:
+        """The code of ``value`` for the coded column ``kind``, or None if unknown."""
+        return self.value_lookup(kind).get(normalise_label(value))
+
+    def label(self, kind: str, code: str) -> str:
+        return self.labels.get(kind, {}).get(code, str(code))
+
+
+def _parse(doc: dict, sources: list[str]) -> Codebook:
+    tables = {}
+    for name, t in doc["tables"].items():
+        cols = {
+            c: Column(c, spec.get("type", "text"), bool(spec.get("required", False)), tuple(spec.get("aliases", [])))
+            for c, spec in t["columns"].items()
+        }
+        tables[name] = TableSpec(name, t.get("description", ""), tuple(t["recognise_by"]), cols, tuple(t.get("identifying", [])))
+    values = {k: {code: tuple(v or []) for code, v in d.items()} for k, d in doc["values"].items()}
+    order = {k: tuple(v) for k, v in doc.get("order", {}).items()}
+    return Codebook(tables, values, order, doc.get("labels", {}), sources)
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    """Add the aliases and value spellings of ``extra`` to ``base`` (never removes any)."""
+    for tname, t in (extra.get("tables") or {}).items():
+        if tname not in base["tables"]:
+            raise ValueError(f"codebook: unknown table {tname!r}; expected one of {sorted(base['tables'])}")
+        for cname, spec in (t.get("columns") or {}).items():
+            if cname not in base["tables"][tname]["columns"]:
+                raise ValueError(f"codebook: table {tname!r} has no column {cname!r}")
+            base["tables"][tname]["columns"][cname].setdefault("aliases", []).extend(spec.get("aliases", []))
+    for kind, codes in (extra.get("values") or {}).items():
+        if kind not in base["values"]:
+            raise ValueError(f"codebook: unknown coded column {kind!r}; expected one of {sorted(base['values'])}")
+        for code, spellings in (codes or {}).items():
+            base["values"][kind].setdefault(code, []).extend(spellings or [])
+    return base
+
+
+@lru_cache(maxsize=8)
+def _load_cached(user_path: str | None, user_mtime: float | None) -> Codebook:
+    text = resources.files("cmestudy").joinpath(PACKAGE_CODEBOOK).read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    sources = ["cmestudy/codebook.yml"]
+    if user_path:
+        extra = yaml.safe_load(Path(user_path).read_text(encoding="utf-8")) or {}
+        doc = _merge(doc, extra)
+        sources.append(user_path)
+    return _parse(doc, sources)
+
+
+def load_codebook(raw_dir: str | Path | None = None) -> Codebook:
+    """The package codebook, extended by ``RAW_DIR/codebook.yml`` when present."""
+    if raw_dir is not None:
+        p = Path(raw_dir) / USER_CODEBOOK
+        if p.is_file():
+            return _load_cached(str(p.resolve()), p.stat().st_mtime)
+    return _load_cached(None, None)

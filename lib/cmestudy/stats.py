@@ -1,0 +1,616 @@
+"""Tests of association for contingency tables, at the level of SPSS Crosstabs and R.
+
+Public functions
+----------------
+crosstab_tests      all the statistics of SPSS's Crosstabs "Chi-Square Tests" and
+                    "Symmetric Measures" tables for an r x c table of counts
+pairwise_tests      2 x 2 (or r x 2) sub-table tests between chosen columns or rows,
+                    with Bonferroni or Holm adjusted p-values
+cochran_armitage    Cochran-Armitage test for trend in proportions
+check_reported      statcheck-style consistency of a reported chi-square and p-value
+pearson_chi2        the Pearson statistic, vectorised over stacks of tables
+apa_chi2            a result in APA style
+
+References
+----------
+.. [1] Agresti, A. (2013). Categorical Data Analysis, 3rd ed. Wiley.
+.. [2] IBM SPSS Statistics 29 Algorithms, "CROSSTABS".
+.. [3] Haberman, S. J. (1973). The analysis of residuals in cross-classified tables.
+       Biometrics 29(1), 205-220.
+.. [4] Smithson, M. (2003). Confidence Intervals. Sage (noncentral chi-square intervals).
+.. [5] Armitage, P. (1955). Tests for linear trends in proportions and frequencies.
+       Biometrics 11(3), 375-386.
+.. [6] Nuijten, M. B. et al. (2016). The prevalence of statistical reporting errors in
+       psychology (1985-2013). Behavior Research Methods 48, 1205-1226 (statcheck).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+from scipy import stats as sps
+
+__all__ = [
+    "TestResult", "EffectSize", "LowExpected", "CrosstabResult", "TrendResult", "ReportCheck",
+    "crosstab_tests", "pairwise_tests", "cochran_armitage", "check_reported", "pearson_chi2",
+    "expected_counts", "apa_chi2", "format_p",
+]
+
+#: Largest number of tables the exact r x c Fisher test enumerates before it turns to
+#: a seeded Monte Carlo estimate.
+FISHER_EXACT_LIMIT = 30_000_000
+FISHER_MC_SAMPLES = 20_000
+FISHER_SEED = 20250315
+#: Relative tolerance for "at least as extreme" in Fisher's test (as R's fisher.test).
+FISHER_RELERR = 1 + 1e-7
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class TestResult:
+    """One test: its statistic, degrees of freedom and two-sided p-value."""
+
+    name: str
+    statistic: float
+    df: float | None
+    pvalue: float
+    method: str = ""
+
+
+@dataclass(frozen=True)
+class EffectSize:
+    estimate: float
+    ci_low: float
+    ci_high: float
+    confidence: float = 0.95
+
+
+@dataclass(frozen=True)
+class LowExpected:
+    """Cells with expected count below 5 (SPSS's footnote a)."""
+
+    count: int
+    share: float
+    minimum: float
+
+    def footnote(self) -> str:
+        return (f"{self.count} cells ({100 * self.share:.1f}%) have expected count less than 5. "
+                f"The minimum expected count is {self.minimum:.2f}.")
+
+
+@dataclass
+class CrosstabResult:
+    observed: pd.DataFrame
+    n: int
+    expected: pd.DataFrame
+    pearson: TestResult
+    yates: TestResult | None
+    likelihood_ratio: TestResult
+    linear_by_linear: TestResult | None
+    fisher: TestResult
+    phi: float
+    cramers_v: EffectSize
+    contingency_coefficient: float
+    residuals: pd.DataFrame
+    adjusted_residuals: pd.DataFrame
+    low_expected: LowExpected
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tests in the layout of SPSS's "Chi-Square Tests" table."""
+        rows = [("Pearson Chi-Square", self.pearson, "asymptotic")]
+        if self.yates is not None:
+            rows.append(("Continuity Correction", self.yates, "asymptotic"))
+        rows.append(("Likelihood Ratio", self.likelihood_ratio, "asymptotic"))
+        rows.append(("Fisher's Exact Test", self.fisher, "exact"))
+        if self.linear_by_linear is not None:
+            rows.append(("Linear-by-Linear Association", self.linear_by_linear, "asymptotic"))
+        out = pd.DataFrame(
+            [{
+                "Value": np.nan if label.startswith("Fisher") else r.statistic,
+                "df": r.df,
+                "Asymptotic Significance (2-sided)": r.pvalue if kind == "asymptotic" else np.nan,
+                "Exact Sig. (2-sided)": r.pvalue if kind == "exact" else np.nan,
+            } for label, r, kind in rows],
+            index=[label for label, _, _ in rows],
+        )
+        out.loc["N of Valid Cases"] = [self.n, np.nan, np.nan, np.nan]
+        out.index.name = "Chi-Square Tests"
+        return out
+
+    def measures_frame(self) -> pd.DataFrame:
+        """Phi, Cramer's V (with CI) and the contingency coefficient ("Symmetric Measures")."""
+        v = self.cramers_v
+        return pd.DataFrame(
+            {"Value": [self.phi, v.estimate, self.contingency_coefficient],
+             f"{int(100 * v.confidence)}% CI low": [np.nan, v.ci_low, np.nan],
+             f"{int(100 * v.confidence)}% CI high": [np.nan, v.ci_high, np.nan]},
+            index=pd.Index(["Phi", "Cramer's V", "Contingency Coefficient"], name="Symmetric Measures"),
+        )
+
+
+# --------------------------------------------------------------------------- checking
+def _as_table(observed, name: str = "observed") -> pd.DataFrame:
+    """Validate a table of counts; return it as a float DataFrame with labels."""
+    if isinstance(observed, pd.DataFrame):
+        frame = observed.copy()
+    else:
+        arr = np.asarray(observed, dtype=object)
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be a two-dimensional table of counts; got {arr.ndim} dimension(s)")
+        frame = pd.DataFrame(arr)
+    if frame.ndim != 2:
+        raise ValueError(f"{name} must be a two-dimensional table of counts")
+    r, c = frame.shape
+    if r < 2 or c < 2:
+        raise ValueError(f"{name} must have at least 2 rows and 2 columns; got {r} x {c}")
+    try:
+        values = frame.to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must hold numbers only: {exc}") from None
+    if np.isnan(values).any():
+        i, j = np.argwhere(np.isnan(values))[0]
+        raise ValueError(f"{name} has missing counts, first at row {frame.index[i]!r}, column {frame.columns[j]!r}")
+    if np.isinf(values).any():
+        raise ValueError(f"{name} has infinite values")
+    if (values < 0).any():
+        i, j = np.argwhere(values < 0)[0]
+        raise ValueError(f"{name} has negative counts, first {values[i, j]:g} at row {frame.index[i]!r}, column {frame.columns[j]!r}")
+    if (values != np.round(values)).any():
+        i, j = np.argwhere(values != np.round(values))[0]
+        raise ValueError(f"{name} must hold whole-number counts; got {values[i, j]:g} at row {frame.index[i]!r}, column {frame.columns[j]!r}")
+    zero_rows = [frame.index[i] for i in np.flatnonzero(values.sum(axis=1) == 0)]
+    zero_cols = [frame.columns[j] for j in np.flatnonzero(values.sum(axis=0) == 0)]
+    if zero_rows or zero_cols:
+        parts = ([f"row(s) {zero_rows}"] if zero_rows else []) + ([f"column(s) {zero_cols}"] if zero_cols else [])
+        raise ValueError(f"{name} has {' and '.join(parts)} of zeros: expected counts there are zero, "
+                         "so the chi-square statistic is undefined; drop the empty categories")
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns)
+
+
+def expected_counts(observed) -> np.ndarray:
+    """E_ij = R_i C_j / N, vectorised over leading axes of ``observed`` (..., r, c)."""
+    o = np.asarray(observed, dtype=float)
+    return o.sum(axis=-1, keepdims=True) * o.sum(axis=-2, keepdims=True) / o.sum(axis=(-2, -1), keepdims=True)
+
+
+def pearson_chi2(observed) -> np.ndarray:
+    """Pearson's X^2 = sum (O - E)^2 / E over the last two axes (no continuity correction).
+
+    Works on one table (r, c) or a stack (..., r, c); used where many candidate tables
+    are scored at once (the reconstruction). See :func:`crosstab_tests` for the full test.
+    """
+    o = np.asarray(observed, dtype=float)
+    e = expected_counts(o)
+    return ((o - e) ** 2 / e).sum(axis=(-2, -1))
+
+
+# --------------------------------------------------------------------------- pieces
+def _likelihood_ratio(o: np.ndarray, e: np.ndarray) -> float:
+    """G^2 = 2 sum O ln(O / E), with 0 ln 0 = 0 ([1] eq. 3.11)."""
+    mask = o > 0
+    return float(2.0 * np.sum(o[mask] * np.log(o[mask] / e[mask])))
+
+
+def _yates(o: np.ndarray, e: np.ndarray) -> float:
+    """Continuity-corrected X^2 for 2 x 2: sum (|O - E| - min(0.5, |O - E|))^2 / E (as R chisq.test)."""
+    d = np.abs(o - e)
+    return float(np.sum((d - np.minimum(0.5, d)) ** 2 / e))
+
+
+def _scores_for(labels: pd.Index, given) -> np.ndarray | None:
+    if given is not None:
+        s = np.asarray(given, dtype=float)
+        if s.shape != (len(labels),):
+            raise ValueError(f"scores must have one value per category ({len(labels)}); got {s.shape[0] if s.ndim else 'a scalar'}")
+        if np.isnan(s).any():
+            raise ValueError("scores must not be missing")
+        return s
+    if isinstance(labels, pd.CategoricalIndex) and labels.ordered:
+        return labels.codes.astype(float) + 1.0
+    if len(labels) == 2:
+        return np.array([1.0, 2.0])
+    return None
+
+
+def _linear_by_linear(o: np.ndarray, u: np.ndarray, v: np.ndarray) -> float:
+    """M^2 = (N - 1) r^2, r the Pearson correlation of the row and column scores ([1] sec. 3.4.1)."""
+    n = o.sum()
+    ru, cv = o.sum(axis=1), o.sum(axis=0)
+    mu, mv = (ru @ u) / n, (cv @ v) / n
+    cov = (u - mu) @ o @ (v - mv)
+    su = math.sqrt(ru @ (u - mu) ** 2)
+    sv = math.sqrt(cv @ (v - mv) ** 2)
+    if su == 0 or sv == 0:
+        return 0.0
+    r = cov / (su * sv)
+    return float((n - 1) * r * r)
+
+
+def _log_hypergeom_2xc(first_row: np.ndarray, cols: np.ndarray, n_row0: int) -> np.ndarray:
+    """log P of 2 x c tables with first row ``first_row`` (..., c) given the margins."""
+    n = cols.sum()
+    lp = special.gammaln(cols + 1).sum() - special.gammaln(n + 1) + special.gammaln(n_row0 + 1) + special.gammaln(n - n_row0 + 1)
+    x = first_row
+    return lp - (special.gammaln(x + 1) + special.gammaln(cols - x + 1)).sum(axis=-1)
+
+
+def _fisher_2xc(o: np.ndarray) -> float | None:
+    """Exact two-sided Fisher p for a 2 x c table by enumeration, or None if too large.
+
+    p = sum of P(table) over tables with the observed margins and P(table) <= P(observed)
+    (the Freeman-Halton extension; [1] sec. 3.5.3), with R's relative tolerance 1e-7.
+    """
+    if o.shape[0] != 2:
+        o = o.T
+    cols = o.sum(axis=0).astype(int)
+    r0 = int(o[0].sum())
+    c = len(cols)
+    if r0 > o.sum() - r0:  # enumerate the smaller row
+        o, r0 = o[::-1], int(o.sum() - r0)
+    sizes = np.minimum(cols, r0) + 1
+    if np.prod(sizes[:-1].astype(float)) > FISHER_EXACT_LIMIT:
+        return None
+    lp_obs = _log_hypergeom_2xc(o[0].astype(float), cols.astype(float), r0)
+    thresh = lp_obs + math.log(FISHER_RELERR)
+    total = 0.0
+    # Enumerate the first c-2 cells; the last two follow from one free cell and the row margin.
+    head_ranges = [range(0, min(cols[j], r0) + 1) for j in range(c - 2)]
+    last2 = cols[c - 2:]
+    for head in itertools.product(*head_ranges):
+        rest = r0 - sum(head)
+        if rest < 0:
+            continue
+        lo, hi = max(0, rest - last2[1]), min(last2[0], rest)
+        if lo > hi:
+            continue
+        x1 = np.arange(lo, hi + 1, dtype=float)
+        rows = np.empty((len(x1), c))
+        rows[:, : c - 2] = head
+        rows[:, c - 2] = x1
+        rows[:, c - 1] = rest - x1
+        lp = _log_hypergeom_2xc(rows, cols.astype(float), r0)
+        sel = lp <= thresh
+        if sel.any():
+            total += float(np.exp(lp[sel]).sum())
+    return min(1.0, total)
+
+
+def _fisher(o: np.ndarray) -> TestResult:
+    oi = o.astype(int)
+    if o.shape == (2, 2):
+        p = float(sps.fisher_exact(oi).pvalue)
+        return TestResult("Fisher's exact test", np.nan, None, p, "exact (hypergeometric)")
+    if 2 in o.shape:
+        p = _fisher_2xc(o)
+        if p is not None:
+            return TestResult("Fisher's exact test", np.nan, None, p, "exact (Freeman-Halton, full enumeration)")
+    rng = np.random.default_rng(FISHER_SEED)
+    res = sps.fisher_exact(oi, method=sps.MonteCarloMethod(n_resamples=FISHER_MC_SAMPLES, rng=rng))
+    return TestResult("Fisher's exact test", np.nan, None, float(res.pvalue),
+                      f"Monte Carlo, {FISHER_MC_SAMPLES:,} tables, seed {FISHER_SEED}")
+
+
+def _noncentral_chi2_ci(stat: float, df: int, confidence: float) -> tuple[float, float]:
+    """Confidence interval for the noncentrality parameter lambda of a chi-square ([4] ch. 4).
+
+    lambda_low solves P(X >= stat | lambda) = alpha/2, lambda_high solves
+    P(X <= stat | lambda) = alpha/2, X ~ noncentral chi2(df, lambda); 0 where no root.
+    """
+    a = (1 - confidence) / 2
+
+    def cdf(lam):
+        return sps.chi2.cdf(stat, df) if lam == 0 else sps.ncx2.cdf(stat, df, lam)
+
+    def solve(target):
+        if cdf(0.0) < target:
+            return 0.0
+        hi = max(1.0, stat)
+        while cdf(hi) > target:
+            hi *= 2
+        return optimize.brentq(lambda lam: cdf(lam) - target, 0.0, hi, xtol=1e-10)
+
+    return solve(1 - a), solve(a)
+
+
+# --------------------------------------------------------------------------- public API
+def crosstab_tests(observed, row_scores=None, col_scores=None, confidence: float = 0.95) -> CrosstabResult:
+    """Tests of independence for an r x c table of counts, as SPSS Crosstabs reports them.
+
+    Parameters
+    ----------
+    observed : array_like or DataFrame, shape (r, c)
+        Counts: non-negative whole numbers, no missing values, no empty row or column.
+    row_scores, col_scores : array_like, optional
+        Scores for the linear-by-linear association test. By default a 2-category
+        dimension is scored (1, 2) and an ordered categorical index 1..k; if either
+        dimension has no scores the test is not computed (``None``).
+    confidence : float
+        Confidence level of the interval for Cramer's V.
+
+    Returns
+    -------
+    CrosstabResult
+        ``pearson``, ``yates`` (2 x 2 only), ``likelihood_ratio``, ``linear_by_linear``,
+        ``fisher``, ``phi``, ``cramers_v`` (with CI), ``contingency_coefficient``,
+        ``expected``, ``residuals``, ``adjusted_residuals``, ``low_expected``; and
+        ``to_frame()`` in the layout of SPSS's "Chi-Square Tests" table.
+
+    Notes
+    -----
+    With :math:`E_{ij} = R_i C_j / N` and :math:`df = (r-1)(c-1)`:
+
+    * Pearson :math:`X^2 = \\sum (O_{ij}-E_{ij})^2 / E_{ij}` ([1] eq. 3.10).
+    * Yates (2 x 2) :math:`\\sum (|O-E| - \\min(0.5, |O-E|))^2 / E` (as R's ``chisq.test``).
+    * Likelihood ratio :math:`G^2 = 2 \\sum O \\ln(O/E)` ([1] eq. 3.11).
+    * Linear-by-linear :math:`M^2 = (N-1) r^2`, df = 1 ([1] sec. 3.4.1; SPSS [2]).
+    * Fisher: 2 x 2 by the hypergeometric distribution; 2 x c by full enumeration
+      (Freeman-Halton); otherwise a seeded Monte Carlo estimate, so repeated runs agree.
+    * Phi :math:`\\sqrt{X^2/N}` (signed :math:`(ad-bc)/\\sqrt{R_1R_2C_1C_2}` for 2 x 2);
+      Cramer's V :math:`\\sqrt{X^2 / (N (k-1))}`, k = min(r, c), with the interval
+      :math:`\\sqrt{(\\lambda + df)/(N(k-1))}` from the noncentral chi-square interval
+      for :math:`\\lambda` ([4]); contingency coefficient :math:`\\sqrt{X^2/(X^2+N)}`.
+    * Pearson residuals :math:`(O-E)/\\sqrt{E}`; adjusted (standardised) residuals
+      :math:`(O-E)/\\sqrt{E(1-R_i/N)(1-C_j/N)}` ([3]), approximately N(0, 1) under
+      independence: |value| > 1.96 flags a cell at the 5% level.
+
+    Examples
+    --------
+    >>> res = crosstab_tests([[12, 5], [7, 9]])
+    >>> round(res.pearson.statistic, 4), res.pearson.df
+    (2.4306, 1)
+    """
+    table = _as_table(observed)
+    o = table.to_numpy()
+    r, c = o.shape
+    n = float(o.sum())
+    e = expected_counts(o)
+    df = (r - 1) * (c - 1)
+    x2 = float(((o - e) ** 2 / e).sum())
+    pearson = TestResult("Pearson chi-square", x2, df, float(sps.chi2.sf(x2, df)))
+    yates = None
+    if (r, c) == (2, 2):
+        y = _yates(o, e)
+        yates = TestResult("Continuity correction", y, 1, float(sps.chi2.sf(y, 1)))
+    g2 = _likelihood_ratio(o, e)
+    lr = TestResult("Likelihood ratio", g2, df, float(sps.chi2.sf(g2, df)))
+    u = _scores_for(table.index, row_scores)
+    v = _scores_for(table.columns, col_scores)
+    lbl = None
+    if u is not None and v is not None:
+        m2 = _linear_by_linear(o, u, v)
+        lbl = TestResult("Linear-by-linear association", m2, 1, float(sps.chi2.sf(m2, 1)))
+    k = min(r, c)
+    if (r, c) == (2, 2):
+        a, b, cc, d = o.ravel()
+        phi = float((a * d - b * cc) / math.sqrt(o.sum(1).prod() * o.sum(0).prod()))
+    else:
+        phi = math.sqrt(x2 / n)
+    lam_lo, lam_hi = _noncentral_chi2_ci(x2, df, confidence)
+    v_ci = EffectSize(
+        math.sqrt(x2 / (n * (k - 1))),
+        min(1.0, math.sqrt((lam_lo + df) / (n * (k - 1)))) if lam_lo > 0 else 0.0,
+        min(1.0, math.sqrt((lam_hi + df) / (n * (k - 1)))),
+        confidence,
+    )
+    resid = (o - e) / np.sqrt(e)
+    rp, cp = o.sum(1, keepdims=True) / n, o.sum(0, keepdims=True) / n
+    adj = (o - e) / np.sqrt(e * (1 - rp) * (1 - cp))
+    low = e < 5
+    as_frame = lambda a: pd.DataFrame(a, index=table.index, columns=table.columns)  # noqa: E731
+    return CrosstabResult(
+        observed=table.astype("int64"), n=int(n), expected=as_frame(e),
+        pearson=pearson, yates=yates, likelihood_ratio=lr, linear_by_linear=lbl, fisher=_fisher(o),
+        phi=phi, cramers_v=v_ci, contingency_coefficient=math.sqrt(x2 / (x2 + n)),
+        residuals=as_frame(resid), adjusted_residuals=as_frame(adj),
+        low_expected=LowExpected(int(low.sum()), float(low.mean()), float(e.min())),
+    )
+
+
+def _adjust(p: np.ndarray, method: str) -> np.ndarray:
+    """Bonferroni: min(1, m p). Holm: step-down max_{j<=i} min(1, (m-j+1) p_(j))."""
+    m = len(p)
+    if method == "none":
+        return p.copy()
+    if method == "bonferroni":
+        return np.minimum(1.0, p * m)
+    if method == "holm":
+        order = np.argsort(p, kind="stable")
+        adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+        out = np.empty(m)
+        out[order] = adj
+        return out
+    raise ValueError(f"adjust must be 'bonferroni', 'holm' or 'none'; got {method!r}")
+
+
+def pairwise_tests(observed, pairs=None, axis: str = "columns", adjust: str = "bonferroni") -> pd.DataFrame:
+    """Chi-square tests on the sub-tables of two columns (or two rows) at a time.
+
+    Parameters
+    ----------
+    observed : DataFrame or array_like, shape (r, c)
+    pairs : list of (label, label), optional
+        The columns (or rows) to compare; all pairs by default.
+    axis : {"columns", "rows"}
+    adjust : {"bonferroni", "holm", "none"}
+        Adjustment of the p-values for the number of pairs tested.
+
+    Returns
+    -------
+    DataFrame, one row per pair: ``pair``, ``n``, ``statistic`` (Pearson, no continuity
+    correction, as the published study), ``df``, ``pvalue``, ``pvalue_adjusted``,
+    ``yates`` and ``fisher_p`` for 2 x 2 sub-tables.
+    """
+    if axis not in ("columns", "rows"):
+        raise ValueError(f"axis must be 'columns' or 'rows'; got {axis!r}")
+    table = _as_table(observed)
+    if axis == "rows":
+        table = table.T
+    labels = list(table.columns)
+    if pairs is None:
+        pairs = list(itertools.combinations(labels, 2))
+    if not pairs:
+        raise ValueError("pairs must name at least one pair")
+    rows = []
+    for pair in pairs:
+        if len(pair) != 2 or pair[0] == pair[1]:
+            raise ValueError(f"each pair must name two different {axis}; got {pair!r}")
+        missing = [p for p in pair if p not in labels]
+        if missing:
+            raise ValueError(f"pair {pair!r} names unknown {axis} {missing}; expected labels from {labels}")
+        res = crosstab_tests(table[list(pair)])
+        rows.append({
+            "pair": f"{pair[0]} vs {pair[1]}", "first": pair[0], "second": pair[1], "n": res.n,
+            "statistic": res.pearson.statistic, "df": res.pearson.df, "pvalue": res.pearson.pvalue,
+            "yates": res.yates.statistic if res.yates else np.nan,
+            "fisher_p": res.fisher.pvalue, "cramers_v": res.cramers_v.estimate,
+        })
+    out = pd.DataFrame(rows)
+    out.insert(out.columns.get_loc("pvalue") + 1, "pvalue_adjusted", _adjust(out["pvalue"].to_numpy(), adjust))
+    out.attrs["adjust"] = adjust
+    return out
+
+
+@dataclass(frozen=True)
+class TrendResult:
+    z: float
+    statistic: float
+    df: int
+    pvalue: float
+    variance: str
+    proportions: tuple[float, ...]
+    scores: tuple[float, ...]
+
+
+def cochran_armitage(successes, totals, scores=None, variance: str = "N") -> TrendResult:
+    """Cochran-Armitage test for a linear trend in proportions ([5]; [1] sec. 5.3.5).
+
+    Parameters
+    ----------
+    successes, totals : array_like of whole numbers, one per ordered group
+    scores : array_like, optional
+        Group scores; 1, 2, ..., k by default (only their spacing matters).
+    variance : {"N", "N-1"}
+        ``"N"``: :math:`Var = \\bar p (1-\\bar p) [\\sum n_i s_i^2 - (\\sum n_i s_i)^2 / N]`, the
+        unconditional form, as R's ``prop.trend.test``. ``"N-1"``: that times N/(N-1), the
+        exact conditional (permutation) variance, as SPSS's linear-by-linear association
+        and StatXact; the chi-square then equals :math:`(N-1) r^2`.
+
+    Returns
+    -------
+    TrendResult with ``z`` = T / sqrt(Var), T = sum s_i (x_i - n_i p-bar); ``statistic`` =
+    z^2 (df 1); two-sided ``pvalue``.
+    """
+    x = np.asarray(successes, dtype=float)
+    n = np.asarray(totals, dtype=float)
+    if x.ndim != 1 or n.ndim != 1 or len(x) != len(n):
+        raise ValueError("successes and totals must be one-dimensional and of equal length")
+    if len(x) < 2:
+        raise ValueError(f"need at least 2 groups; got {len(x)}")
+    for name, a in (("successes", x), ("totals", n)):
+        if np.isnan(a).any():
+            raise ValueError(f"{name} has missing values")
+        if (a < 0).any():
+            raise ValueError(f"{name} must be non-negative; got {a[a < 0][0]:g}")
+        if (a != np.round(a)).any():
+            raise ValueError(f"{name} must be whole numbers; got {a[a != np.round(a)][0]:g}")
+    if (x > n).any():
+        i = int(np.argmax(x > n))
+        raise ValueError(f"successes exceed totals in group {i} ({x[i]:g} > {n[i]:g})")
+    if (n == 0).any():
+        raise ValueError(f"totals must be positive; group {int(np.argmax(n == 0))} is empty")
+    s = np.arange(1, len(x) + 1, dtype=float) if scores is None else np.asarray(scores, dtype=float)
+    if s.shape != x.shape:
+        raise ValueError(f"scores must have one value per group ({len(x)})")
+    if variance not in ("N", "N-1"):
+        raise ValueError(f"variance must be 'N' or 'N-1'; got {variance!r}")
+    big_n = n.sum()
+    p = x.sum() / big_n
+    if p in (0.0, 1.0):
+        raise ValueError("all observations are successes or all are failures: no trend can be tested")
+    t = float(np.sum(s * (x - n * p)))
+    var = p * (1 - p) * (np.sum(n * s**2) - np.sum(n * s) ** 2 / big_n)
+    if variance == "N-1":
+        var *= big_n / (big_n - 1)
+    if var <= 0:
+        raise ValueError("scores are constant across groups: no trend can be tested")
+    z = t / math.sqrt(var)
+    return TrendResult(z, z * z, 1, float(2 * sps.norm.sf(abs(z))), variance,
+                       tuple(float(v) for v in x / n), tuple(float(v) for v in s))
+
+
+@dataclass(frozen=True)
+class ReportCheck:
+    statistic: float
+    df: int
+    decimals: int
+    reported_p: str
+    p_computed: float
+    p_low: float
+    p_high: float
+    consistent: bool
+    note: str
+
+
+_P_RE = re.compile(r"^\s*[pP]?\s*(<=|>=|<|>|=|≤|≥)?\s*(0?\.\d+|1(?:\.0+)?|0)\s*$")
+
+
+def check_reported(statistic: float, df: int, reported_p: str, decimals: int = 3) -> ReportCheck:
+    """Is a reported p-value consistent with a reported chi-square statistic? ([6])
+
+    The reported statistic is rounded to ``decimals``, so the true value lies in
+    [s - h, s + h], h = 0.5 * 10**-decimals; the p-value then lies in
+    [sf(s + h), sf(s - h)] of the chi-square distribution with ``df``. The report is
+    consistent if that range meets what was reported: ``"<0.05"`` (any bound, with
+    ``<``, ``<=``, ``>``, ``>=``) or an exact value ``"0.032"`` (itself taken as rounded
+    to its own decimals).
+    """
+    if not np.isfinite(statistic) or statistic < 0:
+        raise ValueError(f"statistic must be a non-negative number; got {statistic!r}")
+    if int(df) != df or df < 1:
+        raise ValueError(f"df must be a positive whole number; got {df!r}")
+    if int(decimals) != decimals or decimals < 0:
+        raise ValueError(f"decimals must be a non-negative whole number; got {decimals!r}")
+    m = _P_RE.match(str(reported_p))
+    if not m:
+        raise ValueError(f"reported_p must look like '<0.05', '=0.032' or '0.032'; got {reported_p!r}")
+    op, val = m.group(1) or "=", float(m.group(2))
+    op = {"≤": "<=", "≥": ">="}.get(op, op)
+    h = 0.5 * 10.0 ** (-decimals)
+    p = float(sps.chi2.sf(statistic, df))
+    p_low = float(sps.chi2.sf(statistic + h, df))
+    p_high = float(sps.chi2.sf(max(0.0, statistic - h), df))
+    if op == "<":
+        ok = p_low < val
+    elif op == "<=":
+        ok = p_low <= val
+    elif op == ">":
+        ok = p_high > val
+    elif op == ">=":
+        ok = p_high >= val
+    else:
+        d = len(m.group(2).split(".")[1]) if "." in m.group(2) else 0
+        hp = 0.5 * 10.0 ** (-d)
+        ok = p_low <= val + hp and p_high >= val - hp
+    note = (f"chi2({df}) = {statistic:.{decimals}f} gives p between {p_low:.3g} and {p_high:.3g}; "
+            f"reported p {op} {m.group(2)}: {'consistent' if ok else 'INCONSISTENT'}")
+    return ReportCheck(float(statistic), int(df), int(decimals), str(reported_p), p, p_low, p_high, bool(ok), note)
+
+
+def format_p(p: float) -> str:
+    """APA style: no leading zero, three decimals, ``< .001`` below that."""
+    if p < 0.001:
+        return "p < .001"
+    return "p = " + f"{p:.3f}".lstrip("0")
+
+
+def apa_chi2(result: CrosstabResult, decimals: int = 3) -> str:
+    """APA-style sentence fragment, e.g. ``χ²(2, N = 12,345) = 18.284, p < .001, V = 0.04``."""
+    t = result.pearson
+    return (f"χ²({t.df}, N = {result.n:,}) = {t.statistic:.{decimals}f}, {format_p(t.pvalue)}, "
+            f"V = {result.cramers_v.estimate:.2f}")
