@@ -235,3 +235,25 @@ def load_processed(processed_dir) -> Study:
     learners["grade"] = pd.Categorical(learners["grade"], categories=GRADES_WITH_UNKNOWN)
     summary = json.loads((src / "cleaning.json").read_text(encoding="utf-8"))
     return Study(projects, learners, summary)
+
+
+def steps_table(cleaned: Cleaned) -> pd.DataFrame:
+    """Rows at each cleaning step."""
+    s = cleaned.summary
+    rows = [
+        ("Projects in the register", s["projects"]),
+        ("Enrolment rows read", s["enrolment_rows_read"]),
+        ("Aggregated count rows read", s["count_rows_read"]),
+        ("Enrolment rows excluded (quarantined)", s["enrolments_excluded"]),
+        ("Learners counted", s["learners"]),
+        ("  of whom with unknown professional title", s["titles_unknown"]),
+    ]
+    return pd.DataFrame(rows, columns=["step", "rows"]).set_index("step")
+
+
+def quarantine_table(cleaned: Cleaned) -> pd.DataFrame:
+    """Quarantined rows by reason and action."""
+    q = cleaned.quarantine
+    if q.empty:
+        return pd.DataFrame({"rows": pd.Series(dtype="int64")}, index=pd.MultiIndex.from_tuples([], names=["reason", "action"]))
+    return q.groupby(["reason", "action"]).size().rename("rows").to_frame()

@@ -120,15 +120,21 @@ def crosstab_with_percentages(table: pd.DataFrame) -> pd.DataFrame:
     return out.reindex(order)
 
 
-def title_mix_wide(learners: pd.DataFrame, years=None) -> pd.DataFrame:
-    """Rows (year, mode); columns: n and row % for each title grade, and the total."""
+def title_table(learners: pd.DataFrame, years=None) -> pd.DataFrame:
+    """Rows (year, mode); for each title grade: n, row % and column %; then the row total.
+
+    Row % is the share of the year-and-mode's learners with the title; column % the share
+    of the year-and-title's learners in the mode. ``unknown`` is shown only if present.
+    """
     long = learners_by_title(learners, years)
-    n = long["learners"].unstack("grade")
-    pct = long["row_pct"].unstack("grade")
+    grades = [g for g in long.index.get_level_values("grade").unique()
+              if g != "unknown" or long.xs("unknown", level="grade")["learners"].sum() > 0]
     cols = {}
-    for g in n.columns:
-        cols[(str(g), "n")] = n[g]
-        cols[(str(g), "%")] = pct[g]
+    for g in grades:
+        sub = long.xs(g, level="grade")
+        cols[(str(g), "n")] = sub["learners"]
+        cols[(str(g), "row %")] = sub["row_pct"]
+        cols[(str(g), "col %")] = sub["col_pct"]
     out = pd.DataFrame(cols)
-    out[("total", "n")] = n.sum(axis=1)
+    out[("total", "n")] = long["learners"].groupby(level=["year", "mode"]).sum()
     return out

@@ -41,6 +41,16 @@ def load(raw_dir) -> Published | None:
                      doc.get("totals", []), doc.get("chisquare", []), doc.get("claims", []), path)
 
 
+def dataset_info(raw_dir) -> dict:
+    """What the report says of the data: a reconstruction or not, and what study it reproduces.
+
+    A raw directory holding ``reconstruction.yml`` is the reconstructed default data set.
+    """
+    raw_dir = Path(raw_dir)
+    pub = load(raw_dir)
+    return {"reconstruction": (raw_dir / "reconstruction.yml").is_file(), "citation": pub.citation if pub else ""}
+
+
 def matches(value: float, published: float, decimals: int) -> bool:
     """True when ``value`` rounds to ``published`` at ``decimals`` places."""
     return bool(abs(float(value) - float(published)) < 0.5 * 10.0 ** (-int(decimals)))

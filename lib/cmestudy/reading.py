@@ -334,3 +334,13 @@ def load_provenance(processed_dir) -> pd.DataFrame:
 
     prov = json.loads((Path(processed_dir) / INGEST_SUBDIR / "provenance.json").read_text(encoding="utf-8"))
     return pd.DataFrame(prov["files"])
+
+
+def provenance_table(ingested: Ingested) -> pd.DataFrame:
+    """Raw files as the report lists them: file, table, rows, how read, checksum."""
+    rows = []
+    for f in ingested.files:
+        p = f.provenance()
+        rows.append({"file": p["file"], "table": p["table"], "rows": int(p["rows"]), "read as": p["encoding"] or "",
+                     "header row": int(p["header_row"]), "SHA-256 (first 16)": p["sha256"][:16]})
+    return pd.DataFrame(rows).set_index("file")

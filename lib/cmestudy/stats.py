@@ -614,3 +614,37 @@ def apa_chi2(result: CrosstabResult, decimals: int = 3) -> str:
     t = result.pearson
     return (f"χ²({t.df}, N = {result.n:,}) = {t.statistic:.{decimals}f}, {format_p(t.pvalue)}, "
             f"V = {result.cramers_v.estimate:.2f}")
+
+
+def proportion_ci(successes, totals, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for binomial proportions (Wilson 1927; Agresti [1] sec. 1.4.2).
+
+    .. math:: \\frac{\\hat p + z^2/2n \\pm z \\sqrt{\\hat p(1-\\hat p)/n + z^2/4n^2}}{1 + z^2/n}
+    """
+    x = np.asarray(successes, dtype=float)
+    n = np.asarray(totals, dtype=float)
+    if np.any(n <= 0):
+        raise ValueError("totals must be positive")
+    if np.any((x < 0) | (x > n)):
+        raise ValueError("successes must lie between 0 and totals")
+    z = sps.norm.ppf(1 - (1 - confidence) / 2)
+    p = x / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def cramers_v_magnitude(v: float, df_star: int) -> str:
+    """Cohen's (1988) benchmarks for Cramér's V with df* = min(r, c) - 1.
+
+    Small, medium and large are 0.10, 0.30 and 0.50 divided by sqrt(df*); below small
+    is "negligible".
+    """
+    s = math.sqrt(max(1, int(df_star)))
+    if v < 0.10 / s:
+        return "negligible"
+    if v < 0.30 / s:
+        return "small"
+    if v < 0.50 / s:
+        return "medium"
+    return "large"

@@ -1,0 +1,143 @@
+"""The ``cmestudy`` command: run the study, validate raw exports, rebuild the default data."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__, paths
+
+
+def _years(text: str) -> list[int]:
+    try:
+        if "-" in text and "," not in text:
+            a, b = (int(x) for x in text.split("-"))
+            years = list(range(a, b + 1))
+        else:
+            years = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"years must look like 2021-2023 or 2021,2022,2023; got {text!r}") from None
+    if not years or any(y < 1900 or y > 2100 for y in years):
+        raise argparse.ArgumentTypeError(f"years must be four-digit years; got {text!r}")
+    return years
+
+
+def _alpha(text: str) -> float:
+    try:
+        a = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"alpha must be a number; got {text!r}") from None
+    if not 0 < a < 1:
+        raise argparse.ArgumentTypeError(f"alpha must lie between 0 and 1; got {a}")
+    return a
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cmestudy",
+        description="Evaluate continuing medical education programmes: live broadcast vs face-to-face.",
+        epilog="Exit status: 0 success, 1 a notebook failed, 2 unusable input or arguments.",
+    )
+    p.add_argument("--version", action="version", version=f"cmestudy {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run the study notebooks and write the HTML and PDF report",
+                       description="Execute notebooks 01_ingest .. 05_prospects in order with papermill, "
+                                   "write the executed notebooks to OUT/notebooks/ and the report to "
+                                   "OUT/report.html and OUT/report.pdf.")
+    r.add_argument("--raw", type=Path, default=paths.RAW_DIR, metavar="DIR",
+                   help="directory of raw exports (CSV/Excel), never modified (default: data/raw)")
+    r.add_argument("--out", type=Path, default=paths.OUTPUT_DIR, metavar="DIR",
+                   help="output directory for the report, executed notebooks, tables and figures (default: output)")
+    r.add_argument("--processed", type=Path, default=None, metavar="DIR",
+                   help="directory for the cleaned, de-identified tables (default: data/processed, "
+                        "or OUT/processed when --out is not the default)")
+    r.add_argument("--years", type=_years, default=[2021, 2022, 2023], metavar="YEARS",
+                   help="study years, as 2021-2023 or 2021,2022,2023 (default: 2021-2023)")
+    r.add_argument("--alpha", type=_alpha, default=0.05, help="significance level (default: 0.05)")
+    r.add_argument("--adjust", choices=["bonferroni", "holm", "none"], default="bonferroni",
+                   help="p-value adjustment of the pairwise title comparisons (default: bonferroni)")
+    r.add_argument("--kernel", default=None, metavar="NAME",
+                   help="Jupyter kernel to execute the notebooks (default: cmestudy if registered, else python3)")
+    r.add_argument("--notebooks", type=Path, default=paths.NOTEBOOKS_DIR, metavar="DIR",
+                   help="directory holding the study notebooks (default: notebooks)")
+    r.add_argument("--no-progress", dest="progress", action="store_false", help="no per-cell progress bar")
+
+    v = sub.add_parser("validate", help="check raw exports and list every problem",
+                       description="Read every CSV/Excel file under --raw, check it against the codebook and "
+                                   "print every problem with file, row, column, value and what was expected. "
+                                   "Exit 2 when the data cannot be used.")
+    v.add_argument("--raw", type=Path, default=paths.RAW_DIR, metavar="DIR", help="directory of raw exports")
+    v.add_argument("--years", type=_years, default=[2021, 2022, 2023], metavar="YEARS", help="study years")
+
+    c = sub.add_parser("reconstruct", help="regenerate the reconstructed default data set",
+                       description="Solve for learner counts reproducing the published figures (published.yml) "
+                                   "under the assumptions (reconstruction.yml) and write projects.csv and "
+                                   "enrolments.csv into --raw. Deterministic: the files are byte-identical.")
+    c.add_argument("--raw", type=Path, default=paths.RAW_DIR, metavar="DIR",
+                   help="directory holding published.yml and reconstruction.yml (default: data/raw)")
+    c.add_argument("--check", action="store_true",
+                   help="do not write: exit 1 if the files on disk differ from a fresh reconstruction")
+    return p
+
+
+def _run(args) -> int:
+    from .pipeline import EXIT_FAILED, EXIT_INVALID, NotebookFailed, RunConfig, run
+    from .problems import DataError
+
+    out = paths.resolve(args.out)
+    processed = args.processed
+    if processed is None:
+        processed = paths.PROCESSED_DIR if out == paths.OUTPUT_DIR else out / "processed"
+    cfg = RunConfig(raw_dir=paths.resolve(args.raw), out_dir=out, processed_dir=paths.resolve(processed),
+                    notebooks_dir=paths.resolve(args.notebooks), years=args.years, alpha=args.alpha,
+                    adjust=args.adjust, kernel=args.kernel, progress=args.progress)
+    try:
+        run(cfg)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            print(f"error: {exc.format()}", file=sys.stderr)
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except NotebookFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID if exc.ename == "DataError" else EXIT_FAILED
+    return 0
+
+
+def _reconstruct(args) -> int:
+    from . import reconstruct
+
+    raw = paths.resolve(args.raw)
+    if args.check:
+        files = reconstruct.generate(raw)
+        differ = [n for n, data in files.items() if not (raw / n).is_file() or (raw / n).read_bytes() != data]
+        if differ:
+            print(f"differs from a fresh reconstruction: {', '.join(differ)}", file=sys.stderr)
+            return 1
+        print("the reconstructed files are byte-identical to a fresh reconstruction")
+        return 0
+    for name, path in reconstruct.write(raw).items():
+        print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "validate":
+        from .pipeline import validate
+
+        code, text = validate(paths.resolve(args.raw), args.years)
+        print(text, file=sys.stderr if code else sys.stdout)
+        return code
+    if args.command == "reconstruct":
+        return _reconstruct(args)
+    return 2  # pragma: no cover - argparse requires a command
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

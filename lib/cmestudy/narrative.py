@@ -1,0 +1,97 @@
+"""Sentences built from computed numbers: the report's narrative is never typed in.
+
+Each function takes a table computed elsewhere and returns plain sentences, so that a
+change in the data changes the words.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import stats
+from .schema import load_codebook
+
+
+def _label(kind: str, code: str) -> str:
+    return load_codebook().label(kind, code)
+
+
+def _change(a: float, b: float) -> str:
+    if a == 0:
+        return "from none" if b else "no change"
+    pct = 100 * (b - a) / a
+    return f"{'+' if pct >= 0 else '−'}{abs(pct):.0f}%"
+
+
+def _trend_word(values) -> str:
+    v = list(values)
+    if all(b > a for a, b in zip(v, v[1:])):
+        return "rose every year"
+    if all(b < a for a, b in zip(v, v[1:])):
+        return "fell every year"
+    return "changed without a steady direction"
+
+
+def counts_by_mode(table: pd.DataFrame, noun: str) -> str:
+    """E.g. 'Live-broadcast projects rose every year, from 21 in 2021 to 39 in 2023 (+86%); ...'."""
+    years = list(table.index)
+    parts = []
+    for mode in table.columns:
+        v = table[mode].tolist()
+        parts.append(f"{_label('mode', mode).lower()} {noun} {_trend_word(v)}, from {v[0]:,} in {years[0]} "
+                     f"to {v[-1]:,} in {years[-1]} ({_change(v[0], v[-1])})")
+    s = "; ".join(parts)
+    return s[0].upper() + s[1:] + "."
+
+
+def disciplines(live_disciplines: pd.Series, total_disciplines: int) -> str:
+    years = list(live_disciplines.index)
+    v = live_disciplines.tolist()
+    return (f"The number of disciplines with at least one live-broadcast project {_trend_word(v)}: "
+            + ", ".join(f"{n} in {y}" for y, n in zip(years, v))
+            + f", out of {total_disciplines} disciplines with any project in the period.")
+
+
+def association(tests: dict, alpha: float) -> list[str]:
+    """One sentence per year on the mode x title test, with effect size in words."""
+    out = []
+    for year, t in tests.items():
+        r = t.result
+        sig = r.pearson.pvalue < alpha
+        size = stats.cramers_v_magnitude(r.cramers_v.estimate, min(r.observed.shape) - 1)
+        live = r.observed.loc["live"]
+        largest = _label("title_grade", str(live.idxmax()))
+        share = (r.observed.loc["live"] / r.observed.sum(axis=0))
+        top = _label("title_grade", str(share.idxmax()))
+        pw = "; ".join(
+            f"{_label('title_grade', p['first']).lower()} vs {_label('title_grade', p['second']).lower()} "
+            f"χ²(1) = {p['statistic']:.3f}, adjusted {stats.format_p(p['pvalue_adjusted'])}"
+            for _, p in t.pairwise.iterrows())
+        out.append(
+            f"In {year}, the title mix {'differed' if sig else 'did not differ detectably'} between delivery modes "
+            f"({stats.apa_chi2(r)}; a {size} association by Cohen's benchmarks). {largest}-title learners were the "
+            f"largest group in live projects, and {top.lower()}-title learners had the highest share in live projects "
+            f"({100 * share.max():.1f}%). Pairwise: {pw}."
+        )
+    return out
+
+
+def trend(trend_table: pd.DataFrame, alpha: float) -> list[str]:
+    out = []
+    for group, row in trend_table.iterrows():
+        years = [c.split()[-1] for c in trend_table.columns if c.startswith("live %")]
+        first, last = row[f"live % {years[0]}"], row[f"live % {years[-1]}"]
+        direction = "rose" if last > first else "fell"
+        sig = "a significant" if row["p"] < alpha else "no significant"
+        out.append(f"For {group}, the live share {direction} from {first:.1f}% in {years[0]} to {last:.1f}% in "
+                   f"{years[-1]} ({row['change (points)']:+.1f} points; Cochran–Armitage z = {row['z']:.2f}, "
+                   f"{stats.format_p(row['p'])}: {sig} linear trend).")
+    return out
+
+
+def published_match(compare: pd.DataFrame) -> str:
+    n, k = len(compare), int(compare["match"].sum())
+    if k == n:
+        return f"All {n} published figures are reproduced from the raw records at the published precision."
+    bad = ", ".join(compare.loc[~compare["match"], "figure"])
+    return f"{k} of {n} published figures are reproduced at the published precision; not reproduced: {bad}."

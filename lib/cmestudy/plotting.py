@@ -1,0 +1,189 @@
+"""Figures of the study: one function per figure, one palette and style for all.
+
+Every function returns a :class:`matplotlib.figure.Figure` sized for an A4 page
+(at most 16 cm wide) and labelled with codebook labels; :func:`cmestudy.report.figure`
+shows it with its caption and saves it as PNG and SVG.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .schema import GRADES, LEVELS, MODES, load_codebook
+
+CM = 1 / 2.54
+WIDTH = 16 * CM
+MODE_COLORS = {"live": "#1b6ca8", "face_to_face": "#e07b39"}
+LEVEL_COLORS = {"national": "#2a4d69", "municipal": "#4b86b4", "hospital": "#adcbe3"}
+GRADE_COLORS = {"junior": "#9ecae1", "intermediate": "#3182bd", "senior": "#08519c", "unknown": "#bdbdbd"}
+MODE_LABELS = load_codebook().labels["mode"]
+LEVEL_LABELS = load_codebook().labels["level"]
+GRADE_LABELS = load_codebook().labels["title_grade"]
+
+
+def apply_style() -> None:
+    """The one style of every cmestudy figure."""
+    sns.set_theme(context="paper", style="whitegrid", font="DejaVu Sans",
+                  rc={"figure.dpi": 110, "savefig.dpi": 200, "axes.titlesize": 10, "axes.labelsize": 9,
+                      "legend.fontsize": 8, "xtick.labelsize": 8, "ytick.labelsize": 8,
+                      "svg.fonttype": "none", "axes.titleweight": "bold"})
+
+
+def _bar_labels(ax, fmt="{:,.0f}", min_height=0.0, fontsize=7, **kw):
+    for cont in ax.containers:
+        labels = [fmt.format(v) if v > min_height else "" for v in cont.datavalues]
+        ax.bar_label(cont, labels=labels, fontsize=fontsize, **kw)
+
+
+def projects_by_level(table: pd.DataFrame) -> plt.Figure:
+    """Stacked bars: projects per year and level, one panel per delivery mode.
+
+    ``table`` is :func:`cmestudy.describe.projects_by_year_level_mode`.
+    """
+    years = [y for y in table.index if y != "all"]
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 6.5 * CM), sharey=True)
+    for ax, mode in zip(axes, MODES):
+        bottom = np.zeros(len(years))
+        for lv in LEVELS:
+            vals = table.loc[years, (mode, lv)].to_numpy(dtype=float)
+            bars = ax.bar([str(y) for y in years], vals, bottom=bottom, color=LEVEL_COLORS[lv], label=LEVEL_LABELS[lv], width=0.6)
+            ax.bar_label(bars, labels=[f"{int(v)}" if v else "" for v in vals], label_type="center", fontsize=7,
+                         color="white" if lv != "hospital" else "black")
+            bottom += vals
+        for x, tot in enumerate(bottom):
+            ax.text(x, tot, f"{int(tot)}", ha="center", va="bottom", fontsize=8, fontweight="bold")
+        ax.set_title(MODE_LABELS[mode])
+        ax.set_xlabel("Year")
+    axes[0].set_ylabel("Projects")
+    axes[1].legend(title="Level", loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def discipline_heatmap(table: pd.DataFrame) -> plt.Figure:
+    """Heatmap of projects per discipline (rows) and year x mode (columns)."""
+    t = table.copy()
+    t.columns = [f"{y}\n{MODE_LABELS[m]}" for y, m in t.columns]
+    height = max(6.0, 0.45 * len(t) + 2.5) * CM
+    fig, ax = plt.subplots(figsize=(WIDTH, height))
+    sns.heatmap(t, annot=True, fmt="d", cmap="Blues", cbar_kws={"label": "Projects", "shrink": 0.6},
+                linewidths=0.5, linecolor="white", ax=ax, annot_kws={"fontsize": 7})
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.tick_params(axis="x", rotation=0)
+    fig.tight_layout()
+    return fig
+
+
+def disciplines_per_year(table: pd.DataFrame) -> plt.Figure:
+    """Grouped bars: number of disciplines with projects per year and mode."""
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.6, 6 * CM))
+    long = table.rename(columns=MODE_LABELS).reset_index().melt(id_vars="year", var_name="mode", value_name="disciplines")
+    sns.barplot(long, x="year", y="disciplines", hue="mode", palette=[MODE_COLORS[m] for m in MODES], ax=ax, width=0.7)
+    _bar_labels(ax)
+    ax.set_xlabel("Year")
+    ax.set_ylabel("Disciplines with projects")
+    ax.legend(title="", frameon=False, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def title_mix(long: pd.DataFrame) -> plt.Figure:
+    """100% stacked bars: professional-title mix of learners per year and mode, counts annotated.
+
+    ``long`` is :func:`cmestudy.describe.learners_by_title`.
+    """
+    grades = [g for g in long.index.get_level_values("grade").unique() if long.xs(g, level="grade")["learners"].sum() > 0]
+    years = list(long.index.get_level_values("year").unique())
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 6.5 * CM), sharey=True)
+    for ax, mode in zip(axes, MODES):
+        sub = long.xs(mode, level="mode")
+        bottom = np.zeros(len(years))
+        for g in grades:
+            pct = sub.xs(g, level="grade")["row_pct"].reindex(years).fillna(0).to_numpy()
+            n = sub.xs(g, level="grade")["learners"].reindex(years).fillna(0).to_numpy()
+            bars = ax.bar([str(y) for y in years], pct, bottom=bottom, color=GRADE_COLORS[g], label=GRADE_LABELS[g], width=0.6)
+            ax.bar_label(bars, labels=[f"{p:.1f}%\n(n={int(k):,})" if p >= 6 else "" for p, k in zip(pct, n)],
+                         label_type="center", fontsize=6, color="white" if g in ("intermediate", "senior") else "black")
+            bottom += pct
+        ax.set_title(MODE_LABELS[mode])
+        ax.set_xlabel("Year")
+        ax.set_ylim(0, 100)
+    axes[0].set_ylabel("Share of the year's learners (%)")
+    axes[1].legend(title="Title", loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def learners_by_mode(table: pd.DataFrame) -> plt.Figure:
+    """Grouped bars: learners per year and delivery mode."""
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.6, 6 * CM))
+    long = table.rename(columns=MODE_LABELS).reset_index().melt(id_vars="year", var_name="mode", value_name="learners")
+    sns.barplot(long, x="year", y="learners", hue="mode", palette=[MODE_COLORS[m] for m in MODES], ax=ax, width=0.7)
+    _bar_labels(ax)
+    ax.set_xlabel("Year")
+    ax.set_ylabel("Learners (enrolments)")
+    ax.legend(title="", frameon=False, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def live_share_by_title(share: pd.DataFrame) -> plt.Figure:
+    """Point-range plot: share of each title's learners in live projects, per year, with 95% CI.
+
+    ``share`` has columns year, grade, share, ci_low, ci_high (proportions).
+    """
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 6.5 * CM))
+    grades = [g for g in GRADES if g in set(share["grade"])]
+    years = sorted(share["year"].unique())
+    width = 0.22
+    for k, g in enumerate(grades):
+        sub = share[share["grade"] == g].set_index("year").reindex(years)
+        x = np.arange(len(years)) + (k - (len(grades) - 1) / 2) * width
+        y = 100 * sub["share"].to_numpy()
+        err = np.vstack([y - 100 * sub["ci_low"].to_numpy(), 100 * sub["ci_high"].to_numpy() - y])
+        ax.errorbar(x, y, yerr=err, fmt="o", color=GRADE_COLORS[g], label=GRADE_LABELS[g], capsize=3, markersize=5)
+    ax.set_xticks(np.arange(len(years)), [str(y) for y in years])
+    ax.set_xlabel("Year")
+    ax.set_ylabel("Learners in live projects (%)")
+    ax.legend(title="Title", frameon=False, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def residual_heatmap(adjusted: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Adjusted (Haberman) residuals of a mode x title table; |value| > 1.96 at the 5% level."""
+    t = adjusted.copy()
+    t.index = [MODE_LABELS.get(str(i), str(i)) for i in t.index]
+    t.columns = [GRADE_LABELS.get(str(c), str(c)) for c in t.columns]
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.55, 4 * CM))
+    lim = max(2.0, float(np.abs(t.to_numpy()).max()))
+    sns.heatmap(t, annot=True, fmt=".2f", cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, ax=ax,
+                cbar_kws={"label": "Adjusted residual"}, annot_kws={"fontsize": 8})
+    ax.set_title(title)
+    ax.set_ylabel("")
+    ax.tick_params(axis="y", rotation=0)
+    fig.tight_layout()
+    return fig
+
+
+def yearly_counts(table: pd.DataFrame, ylabel: str) -> plt.Figure:
+    """Lines: a yearly count per series (columns), markers annotated."""
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.6, 6 * CM))
+    for col in table.columns:
+        color = MODE_COLORS.get(col)
+        ax.plot(table.index.astype(str), table[col], marker="o", label=MODE_LABELS.get(col, str(col)), color=color)
+        for x, v in zip(table.index.astype(str), table[col]):
+            ax.annotate(f"{v:,.0f}", (x, v), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
+    ax.set_xlabel("Year")
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False)
+    ax.set_ylim(bottom=0)
+    fig.tight_layout()
+    return fig
+
+
+apply_style()

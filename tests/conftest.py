@@ -1,0 +1,41 @@
+"""Shared fixtures: an isolated linkage key, and one full run of the study on the default data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "data" / "raw"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _linkage_key(tmp_path_factory):
+    """Never touch the user's real linkage key from the tests."""
+    key = tmp_path_factory.mktemp("key") / "linkage.key"
+    old = os.environ.get("CMESTUDY_KEY_FILE")
+    os.environ["CMESTUDY_KEY_FILE"] = str(key)
+    yield key
+    if old is None:
+        os.environ.pop("CMESTUDY_KEY_FILE", None)
+    else:
+        os.environ["CMESTUDY_KEY_FILE"] = old
+
+
+def run_cli(*args, timeout=900) -> subprocess.CompletedProcess:
+    """Run ``python -m cmestudy ARGS`` as a user would, capturing its output."""
+    return subprocess.run([sys.executable, "-m", "cmestudy", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=os.environ.copy())
+
+
+@pytest.fixture(scope="session")
+def study_run(tmp_path_factory, _linkage_key):
+    """The study run once on the default data into a temporary output directory."""
+    out = tmp_path_factory.mktemp("study") / "out"
+    proc = run_cli("run", "--raw", RAW, "--out", out, "--no-progress")
+    assert proc.returncode == 0, f"cmestudy run failed:\n{proc.stdout}\n{proc.stderr}"
+    return out, proc

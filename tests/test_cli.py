@@ -1,0 +1,113 @@
+"""The command line as a user meets it: a full run, a failing notebook, bad directories, --help."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from cmestudy import cli
+from cmestudy.fileio import checksums
+
+from .conftest import RAW, ROOT, run_cli
+
+
+def test_run_writes_both_report_files_and_the_executed_notebooks(study_run):
+    out, proc = study_run
+    assert (out / "report.html").stat().st_size > 10_000
+    assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    executed = sorted(p.stem for p in (out / "notebooks").glob("*.ipynb"))
+    assert executed == ["01_ingest", "02_clean", "03_descriptive", "04_chisquare", "05_prospects"]
+    for name in executed:  # progress line per notebook
+        assert f"{name} done in" in proc.stderr
+    assert list((out / "figures").glob("*.png")) and list((out / "figures").glob("*.svg"))
+    assert list((out / "tables").glob("*.csv"))
+
+
+def test_executed_notebooks_received_the_parameters(study_run):
+    out, _ = study_run
+    nb = nbformat.read(out / "notebooks" / "01_ingest.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and str(out) in injected[0].source and "2021" in injected[0].source
+
+
+def test_run_leaves_the_raw_directory_unchanged(tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    before = checksums(raw)
+    proc = run_cli("run", "--raw", raw, "--out", tmp_path / "out", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert checksums(raw) == before
+
+
+def _broken_notebooks(tmp_path):
+    nbdir = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", nbdir)
+    path = nbdir / "02_clean.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("missing_count = undefined_table['learners']"))
+    nbformat.write(nb, path)
+    return nbdir
+
+
+def test_a_failing_notebook_stops_the_run_with_a_readable_error(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("earlier report")
+    (out / "report.pdf").write_bytes(b"%PDF-earlier")
+    proc = run_cli("run", "--raw", RAW, "--out", out, "--notebooks", _broken_notebooks(tmp_path), "--no-progress")
+    assert proc.returncode == 1
+    err = proc.stderr
+    assert "notebook 02_clean failed in cell" in err
+    assert "NameError" in err and "undefined_table" in err
+    assert "Traceback" not in err, "the error is one readable message, not a traceback"
+    kept = out / "notebooks" / "02_clean.ipynb"
+    assert str(kept) in err and kept.is_file()
+    partial = json.loads(kept.read_text(encoding="utf-8"))
+    assert any(o.get("output_type") == "error" for c in partial["cells"] for o in c.get("outputs", []))
+    assert (out / "notebooks" / "01_ingest.ipynb").is_file()  # earlier notebooks' outputs remain
+    assert not (out / "notebooks" / "03_descriptive.ipynb").exists()  # the run stopped
+    assert (out / "report.html").read_text() == "earlier report"  # earlier report intact
+    assert (out / "report.pdf").read_bytes() == b"%PDF-earlier"
+
+
+@pytest.mark.parametrize("make", ["missing", "empty", "file"])
+def test_a_missing_or_empty_raw_directory_is_a_clear_error(tmp_path, make):
+    raw = tmp_path / "raw"
+    if make == "empty":
+        raw.mkdir()
+        (raw / "notes.txt.bak").write_text("not data")
+    elif make == "file":
+        raw.write_text("not a directory")
+    proc = run_cli("run", "--raw", raw, "--out", tmp_path / "out", "--no-progress")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    expected = {"missing": "does not exist", "empty": "holds no data files", "file": "is not a directory"}[make]
+    assert f"error: raw data" in proc.stderr and expected in proc.stderr and str(raw) in proc.stderr
+
+
+def test_help_documents_every_option(capsys):
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, sp in sub.choices.items():
+        with pytest.raises(SystemExit):
+            cli.main([name, "--help"])
+        text = capsys.readouterr().out
+        for action in sp._actions:
+            for opt in action.option_strings:
+                assert opt in text, f"cmestudy {name} --help does not mention {opt}"
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"cmestudy {name} {action.option_strings[0]} has no help text"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--years", "twenty"], "years must look like"),
+    (["run", "--alpha", "1.5"], "alpha must lie between 0 and 1"),
+])
+def test_bad_arguments_are_rejected_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,73 @@
+"""The compendium's own habits: dependency lists in sync, clean notebooks, thin notebooks."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~\[; ]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pip_side = {_name(r): r.replace(" ", "") for r in project["dependencies"]}
+    for extra in project.get("optional-dependencies", {}).values():
+        pip_side.update({_name(r): r.replace(" ", "") for r in extra})
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda_side = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, str) and _name(dep) not in ("python", "pip"):
+            conda_side[_name(dep)] = dep.replace(" ", "")
+    assert set(conda_side) == set(pip_side), (
+        f"only in pyproject.toml: {sorted(set(pip_side) - set(conda_side))}; "
+        f"only in environment.yml: {sorted(set(conda_side) - set(pip_side))}")
+    for name in pip_side:
+        spec_pip = pip_side[name][len(name):]
+        spec_conda = conda_side[name][len(name):]
+        assert spec_pip == spec_conda, f"{name}: pyproject.toml says {spec_pip!r}, environment.yml says {spec_conda!r}"
+    python = [d for d in env["dependencies"] if isinstance(d, str) and _name(d) == "python"]
+    assert python == ["python=3.11"]
+
+
+def test_the_five_study_notebooks_exist_in_order():
+    assert [p.stem for p in NOTEBOOKS] == ["01_ingest", "02_clean", "03_descriptive", "04_chisquare", "05_prospects"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebooks_carry_no_outputs(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{path.name}: code cells {dirty} carry outputs or execution counts"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_start_with_a_parameters_cell_and_define_no_functions(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "parameters" in code[0].get("metadata", {}).get("tags", []), f"{path.name}: first code cell is not tagged parameters"
+    params = ast.parse("".join(code[0]["source"]))
+    names = {t.id for node in params.body if isinstance(node, ast.Assign) for t in node.targets}
+    assert {"raw_dir", "processed_dir", "output_dir", "years", "alpha", "adjust"} <= names
+    for cell in code:
+        tree = ast.parse("".join(cell["source"]))
+        defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
+        assert not defs, f"{path.name}: notebooks call cmestudy; they define no functions or classes"
+        assert len("".join(cell["source"]).splitlines()) <= 12, f"{path.name}: a cell longer than 12 lines belongs in lib/"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make test" in readme and "make report" in readme
+    assert "make test" in ci

@@ -1,0 +1,98 @@
+"""The reconstructed default data reproduce every published figure, and regenerate byte for byte.
+
+The reference values below are copied from the study's abstract (Wei, Ye & Yu 2025,
+Occupation and Health 41(6): 838-844), independently of data/raw/published.yml.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import chi2_contingency
+
+from cmestudy import cleaning, describe, published, reading, reconstruct
+
+from .conftest import RAW, run_cli
+
+ABSTRACT_CHI2 = {  # year: (2 x 3, junior/intermediate, senior/intermediate)
+    2021: (18.284, 6.490, 16.764),
+    2022: (44.079, 41.692, 15.158),
+    2023: (36.139, 31.148, 17.046),
+}
+ABSTRACT_LEARNERS = {"live": 40366, "face_to_face": 7330}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    processed = tmp_path_factory.mktemp("processed")
+    cleaned = cleaning.clean(reading.read_raw_dir(RAW, key=b"test-key-0123456789abcdef"))
+    cleaning.write_processed(cleaned, processed)
+    return cleaning.load_processed(processed)
+
+
+def test_published_yml_holds_the_abstract_figures():
+    pub = published.load(RAW)
+    got = {(c["year"], tuple(c["titles"])): c["value"] for c in pub.chisquare}
+    for year, (overall, ji, si) in ABSTRACT_CHI2.items():
+        assert got[(year, ("junior", "intermediate", "senior"))] == overall
+        assert got[(year, ("junior", "intermediate"))] == ji
+        assert got[(year, ("senior", "intermediate"))] == si
+    assert {t["mode"]: t["value"] for t in pub.totals} == ABSTRACT_LEARNERS
+
+
+def test_learner_totals_reproduce_the_abstract(study):
+    by_mode = describe.learners_by_year_mode(study.learners, [2021, 2022, 2023]).sum()
+    assert by_mode.to_dict() == ABSTRACT_LEARNERS
+
+
+@pytest.mark.parametrize("year", sorted(ABSTRACT_CHI2))
+def test_chi_square_statistics_reproduce_the_abstract_to_three_decimals(study, year):
+    table = describe.mode_by_title(study.learners, year).to_numpy()
+    overall, ji, si = ABSTRACT_CHI2[year]
+    # scipy as the independent reference implementation of Pearson's chi-square
+    assert round(chi2_contingency(table, correction=False).statistic, 3) == overall
+    assert round(chi2_contingency(table[:, [0, 1]], correction=False).statistic, 3) == ji
+    assert round(chi2_contingency(table[:, [2, 1]], correction=False).statistic, 3) == si
+    for sub in (table, table[:, [0, 1]], table[:, [2, 1]]):
+        assert chi2_contingency(sub, correction=False).pvalue < 0.05
+
+
+@pytest.mark.parametrize("year", sorted(ABSTRACT_CHI2))
+def test_intermediate_is_largest_live_group_and_has_highest_live_share(study, year):
+    t = describe.mode_by_title(study.learners, year)
+    assert t.loc["live"].idxmax() == "intermediate"
+    assert (t.loc["live"] / t.sum()).idxmax() == "intermediate"
+
+
+def test_live_projects_learners_and_disciplines_rise_every_year(study):
+    years = [2021, 2022, 2023]
+    for series in (describe.projects_by_year_mode(study.projects, years)["live"],
+                   describe.learners_by_year_mode(study.learners, years)["live"],
+                   describe.live_disciplines_per_year(study.projects, years)):
+        assert np.all(np.diff(series.to_numpy()) > 0), series
+
+
+def test_every_published_figure_matches_in_the_comparison_table(study):
+    comparison = published.compare(published.load(RAW), study)
+    assert len(comparison) == 16
+    assert comparison["match"].all(), comparison.loc[~comparison["match"]]
+    assert comparison["reported_p_consistent"].dropna().all()
+
+
+def test_the_reconstruction_regenerates_byte_identical_files():
+    proc = run_cli("reconstruct", "--raw", RAW, "--check")
+    assert proc.returncode == 0, proc.stderr
+    fresh = reconstruct.generate(RAW)
+    for name, data in fresh.items():
+        assert (RAW / name).read_bytes() == data, f"{name} differs from a fresh reconstruction"
+
+
+def test_reconstruction_is_labelled_in_readmes():
+    assert "reconstruct" in (RAW / "README.md").read_text(encoding="utf-8").lower()
+    assert "reconstruct" in (RAW.parents[1] / "README.md").read_text(encoding="utf-8").lower()
+
+
+def test_matches_uses_the_published_precision():
+    assert published.matches(18.2844, 18.284, 3)
+    assert not published.matches(18.2846, 18.284, 3)
+    assert published.matches(40366, 40366, 0) and not published.matches(40367, 40366, 0)

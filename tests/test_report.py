@@ -1,0 +1,82 @@
+"""The report: one document, no code, the same tables and figures in HTML and PDF, page numbers."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pypdf
+
+
+def _pdf_text(path) -> list[str]:
+    reader = pypdf.PdfReader(str(path))
+    return [re.sub(r"[\s\x00]+", "", p.extract_text() or "") for p in reader.pages]
+
+
+def _pdf_images(path) -> int:
+    """Distinct raster images in the PDF (pages may share one resource dictionary)."""
+    import hashlib
+
+    reader = pypdf.PdfReader(str(path))
+    return len({hashlib.sha256(img.data).hexdigest() for p in reader.pages for img in p.images})
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", html.unescape(re.sub(r"<[^>]+>", "", text)))
+
+
+def test_report_html_has_the_sections_and_no_code(study_run):
+    out, _ = study_run
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for heading in ["Data and provenance", "Cleaning", "Methods", "Projects, disciplines and learners",
+                    "Professional title and delivery mode", "Published vs reproduced", "Prospects of online CME",
+                    "Limitations", "Appendix: reproducibility"]:
+        assert heading in page, heading
+    assert "report.setup_notebook" not in page and "from cmestudy import" not in page
+    assert "jp-InputArea" not in page and 'class="highlight' not in page
+    assert "injected-parameters" not in page
+    assert "Traceback" not in page
+
+
+def test_pdf_has_page_numbers_on_every_page(study_run):
+    out, _ = study_run
+    pages = _pdf_text(out / "report.pdf")
+    assert len(pages) >= 5
+    for i, text in enumerate(pages, 1):
+        assert f"Page{i}of{len(pages)}" in text, f"page {i} has no page number"
+
+
+def test_pdf_shows_every_figure_and_table_of_the_html(study_run):
+    out, _ = study_run
+    page = (out / "report.html").read_text(encoding="utf-8")
+    n_img = len(re.findall(r"<img\b", page))
+    assert n_img >= 6
+    assert _pdf_images(out / "report.pdf") == n_img
+    pdf = "".join(_pdf_text(out / "report.pdf"))
+    captions = [_squash(c) for c in re.findall(r"<caption>(.*?)</caption>", page, re.S)]
+    assert len(captions) >= 15
+    missing = [c for c in captions if c not in pdf]
+    assert not missing, f"tables of the HTML missing from the PDF: {missing}"
+    figcaptions = [_squash(c) for c in re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S)]
+    assert [c for c in figcaptions if c not in pdf] == []
+
+
+def test_first_page_labels_the_reconstruction(study_run):
+    out, _ = study_run
+    first = _pdf_text(out / "report.pdf")[0]
+    assert "Reconstructeddata" in first
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.index("Reconstructed data") < page.index("Contents")
+
+
+def test_appendix_records_versions_commit_parameters_and_checksums(study_run):
+    out, _ = study_run
+    page = (out / "report.html").read_text(encoding="utf-8")
+    appendix = page[page.index('id="appendix-reproducibility"'):]
+    for needle in ["pandas", "scipy", "weasyprint", "git commit", "alpha", "years", "enrolments.csv", "projects.csv"]:
+        assert needle in appendix, needle
+    from cmestudy.fileio import sha256_file
+
+    from .conftest import RAW
+
+    assert sha256_file(RAW / "enrolments.csv") in appendix
