@@ -10,6 +10,9 @@ Sources of reference values (cited beside each):
   p-value = 2.954e-07; `Xsq$stdres` F: 4.5020535, 0.6994517, -5.3159455.
 * [R fisher.test] R documentation, ?fisher.test: TeaTasting p = 0.4857; Convictions
   p = 0.0005367; Job satisfaction (4 x 4) p = 0.7827.
+* [confintr] R package confintr, tests/testthat/test_ci_chisq_ncp.R: mtcars am x vs
+  (12, 7 / 6, 7), chi-square without correction: ncp interval (0, 8.475743), Cramer's V
+  upper limit 0.5441663.
 * [R prop.trend.test] R documentation, ?prop.trend.test: smokers/patients,
   X-squared = 8.2249, df = 1, p-value = 0.004132.
 """
@@ -96,6 +99,15 @@ def test_fisher_2_by_c_exact_equals_brute_force_enumeration(table):
     res = stats.crosstab_tests(table)
     assert res.fisher.method.startswith("exact")
     assert res.fisher.pvalue == pytest.approx(_fisher_by_brute_force(table), rel=1e-9)
+
+
+def test_cramers_v_interval_matches_confintr():
+    res = stats.crosstab_tests([[12, 7], [6, 7]])  # mtcars: am (rows) x vs (columns)
+    assert res.pearson.statistic == pytest.approx(0.9068826, abs=1e-7)
+    lam = stats._noncentral_chi2_ci(res.pearson.statistic, 1, 0.95)
+    assert lam == pytest.approx((0.0, 8.475743), abs=1e-5)  # [confintr]
+    assert res.cramers_v.ci_high == pytest.approx(0.5441663, abs=1e-6)  # [confintr]
+    assert res.cramers_v.ci_low == 0.0  # lambda_low = 0 -> V_low = 0 (documented deviation)
 
 
 def test_cochran_armitage_matches_r_prop_trend_test():

@@ -90,7 +90,7 @@ def compare(published: Published, study) -> pd.DataFrame:
     by_mode = study.learners[study.learners.year.isin(published.years)].groupby("mode", observed=False).learners.sum()
     for t in published.totals:
         value = int(by_mode.get(t["mode"], 0))
-        rows.append({"figure": t["id"], "what": f"Learners, {t['mode'].replace('_', '-')}, {min(published.years)}-{max(published.years)}",
+        rows.append({"figure": t["id"], "reported_p_check": "", "what": f"Learners, {t['mode'].replace('_', '-')}, {min(published.years)}-{max(published.years)}",
                      "published": f"{t['value']:,}", "reproduced": f"{value:,}",
                      "match": matches(value, t["value"], t.get("decimals", 0)), "source": t["where"]})
     for c in published.chisquare:
@@ -105,10 +105,20 @@ def compare(published: Published, study) -> pd.DataFrame:
                      "reproduced": f"{value:.{d}f}",
                      "match": matches(value, c["value"], d) and res.pearson.df == c["df"],
                      "source": c["where"], "p_reproduced": res.pearson.pvalue,
-                     "reported_p_consistent": check.consistent})
+                     "reported_p_consistent": check.consistent,
+                     "reported_p_check": f"P {c.get('reported_p', '<0.05')}: "
+                                         f"{'consistent' if check.consistent else 'INCONSISTENT'} "
+                                         f"(p from the published χ² ∈ [{check.p_low:.2g}, {check.p_high:.2g}])"})
     claims = claim_values(study, published.years)
     for c in published.claims:
         holds, evidence = claims.get(c["id"], (False, "not computed"))
-        rows.append({"figure": c["id"], "what": c["text"], "published": "yes", "reproduced": evidence,
+        rows.append({"figure": c["id"], "reported_p_check": "", "what": c["text"], "published": "yes", "reproduced": evidence,
                      "match": holds, "source": c["where"]})
     return pd.DataFrame(rows)
+
+
+def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The comparison as the report shows it: what, published, reproduced, match, reported-p check, source."""
+    cols = {"what": "figure", "published": "published", "reproduced": "reproduced", "match": "match",
+            "reported_p_check": "reported p", "source": "where in the abstract"}
+    return comparison.set_index("figure")[list(cols)].rename(columns=cols).rename_axis("id")

@@ -354,7 +354,9 @@ def crosstab_tests(observed, row_scores=None, col_scores=None, confidence: float
     * Phi :math:`\\sqrt{X^2/N}` (signed :math:`(ad-bc)/\\sqrt{R_1R_2C_1C_2}` for 2 x 2);
       Cramer's V :math:`\\sqrt{X^2 / (N (k-1))}`, k = min(r, c), with the interval
       :math:`\\sqrt{(\\lambda + df)/(N(k-1))}` from the noncentral chi-square interval
-      for :math:`\\lambda` ([4]); contingency coefficient :math:`\\sqrt{X^2/(X^2+N)}`.
+      for :math:`\\lambda` ([4]; as R's ``confintr::ci_cramersv``, except that a lower
+      limit of :math:`\\lambda = 0` gives V = 0, not :math:`\\sqrt{df/(N(k-1))}`, which can
+      exceed the estimate); contingency coefficient :math:`\\sqrt{X^2/(X^2+N)}`.
     * Pearson residuals :math:`(O-E)/\\sqrt{E}`; adjusted (standardised) residuals
       :math:`(O-E)/\\sqrt{E(1-R_i/N)(1-C_j/N)}` ([3]), approximately N(0, 1) under
       independence: |value| > 1.96 flags a cell at the 5% level.
