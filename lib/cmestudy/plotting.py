@@ -149,7 +149,7 @@ def live_share_by_title(share: pd.DataFrame) -> plt.Figure:
     ax.set_xticks(np.arange(len(years)), [str(y) for y in years])
     ax.set_xlabel("Year")
     ax.set_ylabel("Learners in live projects (%)")
-    ax.legend(title="Title", frameon=False, loc="best")
+    ax.legend(title="Title", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
 

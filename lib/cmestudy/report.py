@@ -108,17 +108,31 @@ def _formats(frame: pd.DataFrame) -> dict:
             low = name.lower()
             if "%" in name or "pct" in low or "percent" in low:
                 fmts[col] = "{:.1f}"
-            elif low.startswith("p") and ("value" in low or low in ("p", "p adjusted")) or "sig" in low or "pvalue" in low:
+            elif _is_p_column(low):
                 fmts[col] = lambda v: "" if pd.isna(v) else ("<.001" if v < 0.001 else f"{v:.3f}")
+            elif low == "df":
+                fmts[col] = lambda v: "" if pd.isna(v) else f"{v:.0f}"
             else:
                 fmts[col] = lambda v: "" if pd.isna(v) else (f"{v:,.0f}" if float(v).is_integer() and abs(v) >= 1000 else f"{v:,.3f}")
     return fmts
 
 
-def table_html(frame: pd.DataFrame, caption: str, note: str | None = None, formats: dict | None = None) -> str:
+def _is_p_column(low: str) -> bool:
+    words = re.split(r"[\s()_]+", low)
+    return "p" in words or "pvalue" in low or "p-value" in low or "sig." in low or "significance" in low
+
+
+def table_html(frame: pd.DataFrame, caption: str, note: str | None = None, formats: dict | None = None,
+               row_formats: dict | None = None) -> str:
+    """HTML of a table: numbers formatted by column (or by the last index level with ``row_formats``)."""
     fmts = _formats(frame)
     fmts.update(formats or {})
-    styler = frame.style.format(fmts, na_rep="", escape="html").format_index(escape="html", axis=0)
+    styler = frame.style.format(fmts, na_rep="", escape="html")
+    for key, fmt in (row_formats or {}).items():
+        rows = [i for i in frame.index if (i[-1] if isinstance(i, tuple) else i) == key]
+        if rows:
+            styler = styler.format(fmt, subset=pd.IndexSlice[rows, :], na_rep="")
+    styler = styler.format_index(escape="html", axis=0)
     styler = styler.format_index(escape="html", axis=1).set_caption(html.escape(caption))
     styler = styler.set_table_attributes('class="cme-table"')
     out = f'<div class="cme-table-wrap">{styler.to_html(doctype_html=False)}'
@@ -128,7 +142,7 @@ def table_html(frame: pd.DataFrame, caption: str, note: str | None = None, forma
 
 
 def show(frame: pd.DataFrame | pd.Series, caption: str, note: str | None = None, name: str | None = None,
-         formats: dict | None = None) -> None:
+         formats: dict | None = None, row_formats: dict | None = None) -> None:
     """Display a table with its caption (and note); save it as CSV under ``OUTPUT/tables/``."""
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
@@ -138,7 +152,7 @@ def show(frame: pd.DataFrame | pd.Series, caption: str, note: str | None = None,
         if isinstance(flat.columns, pd.MultiIndex):
             flat.columns = [" ".join(str(c) for c in col if str(c)) for col in flat.columns]
         write_csv(out / "tables" / f"{name or slug(caption)}.csv", flat.reset_index())
-    _display(table_html(frame, caption, note, formats))
+    _display(table_html(frame, caption, note, formats, row_formats))
 
 
 def figure(fig, caption: str, name: str | None = None) -> None:
@@ -202,7 +216,19 @@ def notebook_body(path: Path) -> str:
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, exclude_anchor_links=True)
     body, _ = exporter.from_notebook_node(nb)
-    return body
+    return _add_heading_ids(body, prefix=path.stem)
+
+
+def _add_heading_ids(body: str, prefix: str) -> str:
+    """Give every h1/h2 without an id one (for the contents and PDF bookmarks)."""
+    def add(m):
+        tag, attrs, inner = m.group(1), m.group(2), m.group(3)
+        if "id=" in attrs:
+            return m.group(0)
+        ident = f"{prefix}-{slug(html.unescape(re.sub(r'<[^>]+>', '', inner)))}"
+        return f'<{tag}{attrs} id="{ident}">{inner}</{tag}>'
+
+    return re.sub(r"<(h[12])([^>]*)>(.*?)</\1>", add, body, flags=re.S)
 
 
 def git_commit(root: Path = PROJECT_ROOT) -> str:
@@ -317,7 +343,7 @@ def show_crosstab(result, year: int, pairwise: pd.DataFrame, alpha: float) -> No
     obs = result.observed.rename(index=labels["mode"], columns=labels["title_grade"])
     show(describe.crosstab_with_percentages(obs), f"{year}: learners by delivery mode and professional title",
          note="Count; % within row = share of the mode's learners; % within column = share of the title's learners.",
-         formats={c: "{:,.1f}" for c in describe.crosstab_with_percentages(obs).columns})
+         row_formats={"Count": "{:,.0f}", "% within row": "{:.1f}", "% within column": "{:.1f}"})
     exp = result.expected.rename(index=labels["mode"], columns=labels["title_grade"])
     adj = result.adjusted_residuals.rename(index=labels["mode"], columns=labels["title_grade"])
     both = pd.concat({"Expected count": exp, "Adjusted residual": adj}, axis=1)
