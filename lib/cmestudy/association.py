@@ -23,15 +23,32 @@ class YearTests:
     pairwise: pd.DataFrame
 
 
-def mode_title_tests(learners: pd.DataFrame, years, adjust: str = "bonferroni", reference: str = "intermediate") -> dict[int, YearTests]:
-    """Crosstab tests and pairwise comparisons with ``reference`` for every year."""
-    out = {}
+class TestsByYear(dict):
+    """``{year: YearTests}`` for the years that can be tested; ``skipped`` says why others cannot."""
+
+    def __init__(self):
+        super().__init__()
+        self.skipped: dict[int, str] = {}
+
+
+def mode_title_tests(learners: pd.DataFrame, years, adjust: str = "bonferroni", reference: str = "intermediate") -> TestsByYear:
+    """Crosstab tests and pairwise comparisons with ``reference`` for every year.
+
+    Titles with no learners in a year are left out of that year's table; a year without
+    learners in both modes, or with fewer than two titles, cannot be tested and is listed
+    in ``skipped`` with the reason.
+    """
+    out = TestsByYear()
     for year in years:
         table = describe.mode_by_title(learners, year)
         table = table.loc[:, table.sum(axis=0) > 0]
-        pairs = [(g, reference) for g in table.columns if g != reference]
-        out[int(year)] = YearTests(int(year), stats.crosstab_tests(table),
-                                   stats.pairwise_tests(table, pairs=pairs, adjust=adjust))
+        try:
+            result = stats.crosstab_tests(table)
+        except ValueError as exc:
+            out.skipped[int(year)] = str(exc).replace("observed", "the mode × title table")
+            continue
+        pairs = [(g, reference) for g in table.columns if g != reference] if reference in table.columns else None
+        out[int(year)] = YearTests(int(year), result, stats.pairwise_tests(table, pairs=pairs, adjust=adjust))
     return out
 
 
@@ -47,7 +64,7 @@ def summary_table(tests: dict[int, YearTests]) -> pd.DataFrame:
             row[f"{pw['first']} vs {pw['second']} χ²"] = pw["statistic"]
             row[f"{pw['first']} vs {pw['second']} p adjusted"] = pw["pvalue_adjusted"]
         rows.append(row)
-    return pd.DataFrame(rows).set_index("year")
+    return pd.DataFrame(rows, columns=None if rows else ["year"]).set_index("year")
 
 
 def live_share(learners: pd.DataFrame, years, confidence: float = 0.95) -> pd.DataFrame:

@@ -87,6 +87,19 @@ def clean_projects(projects: pd.DataFrame, years, codebook: Codebook) -> tuple[p
     mode = _code_column(p, "mode", "mode", codebook, problems, MODES)
     for idx in p.index[p["discipline"].eq("")]:
         problems.append(_problem(p, idx, "discipline", "a discipline (学科)"))
+    discipline = p["discipline"]
+    notes = pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    if codebook.values.get("discipline"):
+        lookup = codebook.value_lookup("discipline")
+        from .schema import normalise_label
+
+        coded = p["discipline"].map(lambda v: lookup.get(normalise_label(v)))
+        unknown = coded.isna() & p["discipline"].ne("")
+        notes = pd.DataFrame({"file": p.loc[unknown, "_file"], "row": p.loc[unknown, "_row"],
+                              "project_id": p.loc[unknown, "project_id"], "column": "discipline",
+                              "value": p.loc[unknown, "discipline"], "reason": "discipline spelling not in the codebook",
+                              "action": "kept as written"})
+        discipline = coded.fillna(p["discipline"])
     credits = pd.to_numeric(p["credits"].replace("", np.nan), errors="coerce")
     hours = pd.to_numeric(p["hours"].replace("", np.nan), errors="coerce")
     for col, num in (("credits", credits), ("hours", hours)):
@@ -101,12 +114,13 @@ def clean_projects(projects: pd.DataFrame, years, codebook: Codebook) -> tuple[p
         "year": year_num.astype("Int64"),
         "level": pd.Categorical(level, categories=LEVELS),
         "mode": pd.Categorical(mode, categories=MODES),
-        "discipline": p["discipline"].astype("string"),
+        "discipline": discipline.astype("string"),
         "title": p["title"].astype("string"),
         "credits": credits.astype("Float64"),
         "start_date": start.dt.date.astype("string") if start.notna().any() else pd.Series(pd.NA, index=p.index, dtype="string"),
         "hours": hours.astype("Float64"),
     })
+    out.attrs["notes"] = notes
     return out.sort_values(["year", "project_id"], kind="stable").reset_index(drop=True), problems
 
 
@@ -174,6 +188,7 @@ def clean(ingested: Ingested, years=(2021, 2022, 2023), codebook: Codebook | Non
     """Clean the ingested tables; raise :class:`DataError` with every fatal problem."""
     codebook = codebook or load_codebook()
     projects, problems = clean_projects(ingested.projects, years, codebook)
+    project_notes = projects.attrs.pop("notes", pd.DataFrame(columns=QUARANTINE_COLUMNS))
     register = set(projects["project_id"].dropna())
     counts_long, count_problems = clean_counts(ingested.counts, register)
     problems += count_problems
@@ -185,6 +200,8 @@ def clean(ingested: Ingested, years=(2021, 2022, 2023), codebook: Codebook | Non
                                  "learners of a project given once: as enrolment rows or as counts, not both"))
     if problems:
         raise DataError(problems)
+    if len(project_notes):
+        quarantine = pd.concat([project_notes, quarantine], ignore_index=True)
     long = pd.concat([enrol_long, counts_long], ignore_index=True)
     full = pd.MultiIndex.from_product([projects["project_id"], GRADES_WITH_UNKNOWN], names=["project_id", "grade"])
     long = (long.groupby(["project_id", "grade"]).learners.sum()

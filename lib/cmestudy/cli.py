@@ -96,10 +96,7 @@ def _run(args) -> int:
     try:
         run(cfg)
     except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
-        if isinstance(exc, DataError):
-            print(f"error: {exc.format()}", file=sys.stderr)
-        else:
-            print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.format() if isinstance(exc, DataError) else exc}", file=sys.stderr)
         return EXIT_INVALID
     except NotebookFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -132,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         from .pipeline import validate
 
         code, text = validate(paths.resolve(args.raw), args.years)
-        print(text, file=sys.stderr if code else sys.stdout)
+        print(f"error: {text}" if code else text, file=sys.stderr if code else sys.stdout)
         return code
     if args.command == "reconstruct":
         return _reconstruct(args)

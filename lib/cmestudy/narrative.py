@@ -54,7 +54,7 @@ def disciplines(live_disciplines: pd.Series, total_disciplines: int) -> str:
 
 def association(tests: dict, alpha: float) -> list[str]:
     """One sentence per year on the mode x title test, with effect size in words."""
-    out = []
+    out = [f"{year} could not be tested: {why}." for year, why in getattr(tests, "skipped", {}).items()]
     for year, t in tests.items():
         r = t.result
         sig = r.pearson.pvalue < alpha

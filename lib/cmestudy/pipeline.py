@@ -37,6 +37,10 @@ class NotebookFailed(RuntimeError):
         super().__init__(msg)
 
 
+class InvalidData(ValueError):
+    """The raw data cannot be used; the message is the report of ``cmestudy validate``."""
+
+
 @dataclass
 class RunConfig:
     raw_dir: Path = paths.RAW_DIR
@@ -106,7 +110,17 @@ def run(cfg: RunConfig) -> tuple[Path, Path]:
 
     check_raw_dir(cfg.raw_dir)
     t0 = time.perf_counter()
+    code, text = validate(cfg.raw_dir, cfg.years)
+    if code != EXIT_OK:
+        raise InvalidData(text)
+    log(text.splitlines()[0])
     executed = execute(cfg)
+    import pandas as pd
+
+    names = pd.read_parquet(Path(cfg.processed_dir) / "projects.parquet", columns=["discipline"])["discipline"].unique()
+    warning = report.cjk_warning(names)
+    if warning:
+        log(f"warning: {warning}")
     log("building the report (HTML, PDF)")
     prov = reading.load_provenance(cfg.processed_dir)
     html_path, pdf_path = report.build_report(executed, cfg.out_dir, cfg.parameters(), provenance=prov,
@@ -123,9 +137,9 @@ def validate(raw_dir, years) -> tuple[int, str]:
         ingested = reading.read_raw_dir(raw_dir, key=b"validate-only: keys are not kept")
         cleaned = cleaning.clean(ingested, years=years)
     except (FileNotFoundError, NotADirectoryError) as exc:
-        return EXIT_INVALID, f"error: {exc}"
+        return EXIT_INVALID, str(exc)
     except DataError as exc:
-        return EXIT_INVALID, f"error: {exc.format()}"
+        return EXIT_INVALID, exc.format()
     lines = [f"{raw_dir}: the data can be used"]
     for f in ingested.files:
         lines.append(f"  {f.name}: {f.kind or 'not recognised (ignored)'}, {f.rows:,} rows")

@@ -26,10 +26,13 @@ GRADE_LABELS = load_codebook().labels["title_grade"]
 
 def apply_style() -> None:
     """The one style of every cmestudy figure."""
-    sns.set_theme(context="paper", style="whitegrid", font="DejaVu Sans",
+    sns.set_theme(context="paper", style="whitegrid", font="sans-serif",
                   rc={"figure.dpi": 110, "savefig.dpi": 200, "axes.titlesize": 10, "axes.labelsize": 9,
                       "legend.fontsize": 8, "xtick.labelsize": 8, "ytick.labelsize": 8,
-                      "svg.fonttype": "none", "axes.titleweight": "bold"})
+                      "svg.fonttype": "none", "axes.titleweight": "bold",
+                      # DejaVu first; matplotlib falls back along the list for Chinese labels
+                      "font.sans-serif": ["DejaVu Sans", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
+                                          "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei"]})
 
 
 def _bar_labels(ax, fmt="{:,.0f}", min_height=0.0, fontsize=7, **kw):

@@ -33,6 +33,7 @@ EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 DATA_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES
 ENCODINGS = ("utf-8", "gb18030")
 HEADER_SCAN_ROWS = 10
+MAX_EMPTY_REPORTED = 200
 
 
 @dataclass
@@ -128,28 +129,61 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
+def read_excel_grid(path: Path, sheet: str | None = None) -> tuple[pd.DataFrame, dict, list[DataProblem]]:
+    """Read a workbook sheet as strings. Merged cells take the value of their top-left cell
+    (exports often merge a project's cells across its learner rows); a formula whose result
+    was never computed (file never opened in Excel) is reported, not read as empty."""
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, data_only=True)
+    except Exception as exc:  # corrupt, encrypted, or not really an xlsx
+        raise DataError([DataProblem(path.name, None, None, None, f"a readable .xlsx workbook ({type(exc).__name__}: {exc})")],
+                        headline=f"{path.name}: cannot open") from None
+    name = sheet if sheet is not None else wb.sheetnames[0]
+    if name not in wb.sheetnames:
+        raise DataError([DataProblem(path.name, None, "sheet", name, f"one of the sheets {wb.sheetnames}")])
+    ws = wb[name]
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    for rng in ws.merged_cells.ranges:
+        anchor = ws.cell(rng.min_row, rng.min_col).value
+        for r in range(rng.min_row, rng.max_row + 1):
+            for c in range(rng.min_col, rng.max_col + 1):
+                if r - 1 < len(rows) and c - 1 < len(rows[r - 1]):
+                    rows[r - 1][c - 1] = anchor
+    problems = []
+    missing = [(i, j) for i, r in enumerate(rows) for j, v in enumerate(r) if v is None]
+    if missing:
+        formulas = openpyxl.load_workbook(path, data_only=False)[name]
+        for i, j in missing:
+            f = formulas.cell(i + 1, j + 1).value
+            if isinstance(f, str) and f.startswith("="):
+                problems.append(DataProblem(path.name, i + 1, openpyxl.utils.get_column_letter(j + 1), f,
+                                            "a value: the cell holds a formula whose result was never computed "
+                                            "(open and save the file in Excel, or paste values)"))
+    width = max((len(r) for r in rows), default=0)
+    grid = pd.DataFrame([[_cell_to_str(v) for v in r] + [""] * (width - len(r)) for r in rows], dtype=object)
+    return grid, {"sheet": name}, problems
+
+
 def read_grid(path: Path, sheet: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Read a file as a grid of strings, no header interpreted. Empty cells are ''."""
-    suffix = path.suffix.lower()
-    if suffix in EXCEL_SUFFIXES:
-        try:
-            xl = pd.ExcelFile(path, engine="openpyxl")
-        except Exception as exc:  # corrupt or not really an xlsx
-            raise DataError([DataProblem(path.name, None, None, None, f"a readable Excel workbook ({exc})")],
-                            headline=f"{path.name}: cannot open") from exc
-        name = sheet if sheet is not None else xl.sheet_names[0]
-        if name not in xl.sheet_names:
-            raise DataError([DataProblem(path.name, None, None, name, f"one of the sheets {xl.sheet_names}")])
-        grid = xl.parse(name, header=None, dtype=object)
-        grid = grid.map(_cell_to_str)
-        return grid, {"sheet": name}
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        grid, how, problems = read_excel_grid(path, sheet)
+        if problems:
+            raise DataError(problems, headline=f"{path.name}: formulas without values")
+        return grid, how
     data = path.read_bytes()
     text, encoding = decode(data, path.name)
     if not text.strip():
         return pd.DataFrame(), {"encoding": encoding}
     delimiter = sniff_delimiter(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise DataError([DataProblem(path.name, None, None, None, f"well-formed CSV ({exc})")],
+                        headline=f"{path.name}: cannot parse") from None
     width = max((len(r) for r in rows), default=0)
     grid = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
     return grid, {"encoding": encoding, "delimiter": delimiter}
@@ -180,16 +214,19 @@ def find_header(grid: pd.DataFrame, codebook: Codebook) -> tuple[int, str | None
                 canon = lookup.get(c)
                 if canon and canon not in mapping:
                     mapping[canon] = j
-            if all(r in mapping for r in spec.recognise_by):
-                score = len(mapping) + 100 * len(spec.recognise_by)
+            hits = sum(r in mapping for r in spec.recognise_by)
+            # Recognised with all but one of its key columns (so a missing one can be reported),
+            # always with the project id, and with at least two known columns.
+            if "project_id" in mapping and hits >= len(spec.recognise_by) - 1 and len(mapping) >= 2:
+                score = 100 * hits + len(mapping)
                 if score > best[3]:
                     best = (i, name, mapping, score)
     return best[0], best[1], best[2]
 
 
-def read_raw_file(path: Path, codebook: Codebook) -> tuple[RawFile, pd.DataFrame | None]:
+def read_raw_file(path: Path, codebook: Codebook, sheet: str | None = None) -> tuple[RawFile, pd.DataFrame | None]:
     """Read one file into its canonical table (strings), or report it as not recognised."""
-    grid, how = read_grid(path)
+    grid, how = read_grid(path, sheet)
     raw = RawFile(path=path, name=path.name, kind=None, rows=0, sha256=sha256_file(path), **how)
     if grid.empty:
         raise DataError([DataProblem(path.name, None, None, None, "a header row and at least one data row (the file is empty)")])
@@ -217,6 +254,14 @@ def read_raw_file(path: Path, codebook: Codebook) -> tuple[RawFile, pd.DataFrame
     frame = pd.DataFrame({canon: body.iloc[:, j].astype(str).str.strip() for canon, j in mapping.items()})
     frame["_file"] = path.name
     frame["_row"] = body.index.to_numpy() + 1  # grid index is 0-based; Excel rows are 1-based
+    short = [canon for canon in spec.required if spec.columns[canon].type not in ("count", "title")]
+    for canon in short:
+        empty = frame[canon].eq("")
+        for row in frame.loc[empty, "_row"].head(MAX_EMPTY_REPORTED):
+            problems.append(DataProblem(path.name, int(row), raw.columns[canon], "",
+                                        f"a value in the required column {canon!r} (the row may be truncated)"))
+    if problems:
+        raise DataError(problems, headline=f"{path.name}: required values missing")
     return raw, frame.reset_index(drop=True)
 
 
@@ -268,7 +313,7 @@ def read_raw_dir(raw_dir, key: bytes | None = None) -> Ingested:
     warnings: list[DataProblem] = []
     for path in paths:
         try:
-            raw, frame = read_raw_file(path, codebook)
+            raw, frame = read_raw_file(path, codebook, codebook.read.get("sheet"))
         except DataError as exc:
             problems.extend(exc.problems)
             continue

@@ -365,3 +365,25 @@ def _labels() -> dict:
     from .schema import load_codebook
 
     return load_codebook().labels
+
+
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def cjk_fonts() -> list[str]:
+    """Families of installed fonts that cover Chinese (fontconfig), or [] if none or unknown."""
+    try:
+        out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted({f.split(",")[0].strip() for f in out.splitlines() if f.strip()})
+
+
+def cjk_warning(strings) -> str | None:
+    """A warning when Chinese text would reach the PDF but no installed font can draw it."""
+    if not any(CJK.search(str(s)) for s in strings):
+        return None
+    if cjk_fonts():
+        return None
+    return ("the data contain Chinese text but no Chinese font is installed: the HTML report shows it, the PDF "
+            "draws boxes instead. Install one (e.g. `apt-get install fonts-noto-cjk`) and rerun.")

@@ -69,6 +69,7 @@ class Codebook:
     order: dict[str, tuple[str, ...]]
     labels: dict[str, dict[str, str]]
     sources: list[str] = field(default_factory=list)
+    read: dict = field(default_factory=dict)
 
     def value_lookup(self, kind: str) -> dict[str, str]:
         """Map each normalised spelling of a coded value to its code."""
@@ -94,9 +95,9 @@ def _parse(doc: dict, sources: list[str]) -> Codebook:
             for c, spec in t["columns"].items()
         }
         tables[name] = TableSpec(name, t.get("description", ""), tuple(t["recognise_by"]), cols, tuple(t.get("identifying", [])))
-    values = {k: {code: tuple(v or []) for code, v in d.items()} for k, d in doc["values"].items()}
+    values = {k: {code: tuple(v or []) for code, v in (d or {}).items()} for k, d in doc["values"].items()}
     order = {k: tuple(v) for k, v in doc.get("order", {}).items()}
-    return Codebook(tables, values, order, doc.get("labels", {}), sources)
+    return Codebook(tables, values, order, doc.get("labels", {}), sources, dict(doc.get("read") or {}))
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -108,9 +109,16 @@ def _merge(base: dict, extra: dict) -> dict:
             if cname not in base["tables"][tname]["columns"]:
                 raise ValueError(f"codebook: table {tname!r} has no column {cname!r}")
             base["tables"][tname]["columns"][cname].setdefault("aliases", []).extend(spec.get("aliases", []))
+    if extra.get("read"):
+        unknown = set(extra["read"]) - {"sheet"}
+        if unknown:
+            raise ValueError(f"codebook: unknown read option(s) {sorted(unknown)}; expected 'sheet'")
+        base["read"] = dict(extra["read"])
     for kind, codes in (extra.get("values") or {}).items():
         if kind not in base["values"]:
             raise ValueError(f"codebook: unknown coded column {kind!r}; expected one of {sorted(base['values'])}")
+        if base["values"][kind] is None:
+            base["values"][kind] = {}
         for code, spellings in (codes or {}).items():
             base["values"][kind].setdefault(code, []).extend(spellings or [])
     return base

@@ -29,7 +29,10 @@ def live_share_trend(learners: pd.DataFrame, years, variance: str = "N") -> pd.D
         total = by.sum(axis=1).to_numpy()
         if np.any(total == 0):
             continue
-        res = stats.cochran_armitage(live, total, scores=years, variance=variance)
+        try:
+            res = stats.cochran_armitage(live, total, scores=years, variance=variance)
+        except ValueError:  # all live or none live: no trend to test
+            continue
         row = {"group": label}
         for y, p in zip(years, live / total):
             row[f"live % {y}"] = 100 * p
