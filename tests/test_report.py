@@ -30,6 +30,8 @@ def test_report_html_has_the_sections_and_no_code(study_run):
     page = (out / "report.html").read_text(encoding="utf-8")
     for heading in ["Data and provenance", "Cleaning", "Methods", "Projects, disciplines and learners",
                     "Professional title and delivery mode", "Published vs reproduced", "Prospects of online CME",
+                    "Trend in the live share of learners", "Effect sizes beside significance",
+                    "Growth of projects, learners and disciplines", "Which disciplines moved to live delivery",
                     "Limitations", "Appendix: reproducibility"]:
         assert heading in page, heading
     assert "report.setup_notebook" not in page and "from cmestudy import" not in page

@@ -95,3 +95,64 @@ def published_match(compare: pd.DataFrame) -> str:
         return f"All {n} published figures are reproduced from the raw records at the published precision."
     bad = ", ".join(compare.loc[~compare["match"], "figure"])
     return f"{k} of {n} published figures are reproduced at the published precision; not reproduced: {bad}."
+
+
+def count_models(trends: dict, confidence: float = 0.95) -> list[str]:
+    """Growth per year with its interval, and the caveat of few points, from the fitted models."""
+    out = []
+    for name, m in trends.items():
+        last = m.projection.iloc[-1]
+        year = m.projection.index[-1]
+        out.append(
+            f"{name}: {m.counts[0]:,} in {m.years[0]} to {m.counts[-1]:,} in {m.years[-1]}; {m.family} trend "
+            f"{100 * m.growth:+.0f}% per year ({int(100 * confidence)}% CI {100 * m.growth_low:+.0f}% to "
+            f"{100 * m.growth_high:+.0f}%); projected {last['expected']:,.0f} in {year} "
+            f"(95% prediction interval {last['95% low']:,.0f} to {last['95% high']:,.0f})."
+        )
+    if trends:
+        m = next(iter(trends.values()))
+        out.append(
+            f"Caveat: each trend rests on {len(m.years)} annual counts, so the model has {m.df_resid} residual "
+            f"degree{'s' if m.df_resid != 1 else ''} of freedom; the dispersion estimate rests on the same "
+            f"{m.df_resid} and the prediction intervals are correspondingly wide. Read the projections as "
+            "scenarios of the recent trend continuing, not as forecasts."
+        )
+    return out
+
+
+def discipline_shift(shift: pd.DataFrame, years) -> str:
+    first, last = years[0], years[-1]
+    moved = shift[shift["change (points)"] > 0]
+    if moved.empty:
+        return f"No discipline increased its share of live projects between {first} and {last}."
+    top = moved.head(3)
+    parts = [f"{d} ({row[f'live % {first}']:.0f}% → {row[f'live % {last}']:.0f}% of projects live)"
+             for d, row in top.iterrows()]
+    new = shift[(shift["first live year"] > first)].index.tolist()
+    s = f"Disciplines that moved to live delivery fastest between {first} and {last}: " + "; ".join(parts) + "."
+    if new:
+        s += f" {len(new)} discipline{'s' if len(new) != 1 else ''} had no live project in {first} and had one later."
+    return s
+
+
+def effect_sizes(tests: dict) -> list[str]:
+    """Effect size in plain words: Cramér's V, its interval, and the largest gap in title shares."""
+    from .trends import largest_share_difference
+
+    out = []
+    for year, t in tests.items():
+        r = t.result
+        v = r.cramers_v
+        grade, gap = largest_share_difference(r)
+        size = stats.cramers_v_magnitude(v.estimate, min(r.observed.shape) - 1)
+        out.append(
+            f"In {year}, Cramér's V = {v.estimate:.3f} ({int(100 * v.confidence)}% CI {v.ci_low:.3f} to {v.ci_high:.3f}), "
+            f"a {size} effect: the share of {_label('title_grade', grade).lower()}-title learners differs by "
+            f"{gap:.1f} percentage points between live and face-to-face projects, the largest gap of any title. "
+            f"With N = {r.n:,}, a difference this size is statistically significant but small in practice."
+            if r.pearson.pvalue < 0.05 and size in ("negligible", "small") else
+            f"In {year}, Cramér's V = {v.estimate:.3f} ({int(100 * v.confidence)}% CI {v.ci_low:.3f} to "
+            f"{v.ci_high:.3f}), a {size} effect; the largest gap in title shares between modes is {gap:.1f} points "
+            f"({_label('title_grade', grade).lower()})."
+        )
+    return out

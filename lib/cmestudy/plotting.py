@@ -190,3 +190,76 @@ def yearly_counts(table: pd.DataFrame, ylabel: str) -> plt.Figure:
 
 
 apply_style()
+
+
+def fan_chart(trends: dict, names: list[str], ylabel: str, log: bool = True) -> plt.Figure:
+    """Observed counts, fitted trend and projections with 50/80/95% prediction bands (a fan)."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 7.5 * CM))
+    for name in names:
+        m = trends[name]
+        mode = "live" if name.lower().startswith("live") else "face_to_face"
+        color = MODE_COLORS[mode]
+        proj = m.projection
+        px = [m.years[-1], *proj.index.tolist()]
+        for band, alpha in (("95%", 0.12), ("80%", 0.2), ("50%", 0.3)):
+            lo = [m.counts[-1], *proj[f"{band} low"].clip(lower=0.5 if log else 0).tolist()]
+            hi = [m.counts[-1], *proj[f"{band} high"].tolist()]
+            ax.fill_between(px, lo, hi, color=color, alpha=alpha, linewidth=0)
+        ax.plot(m.years, m.counts, "o", color=color, label=f"{name} (observed)")
+        ax.plot([*m.years, *proj.index], [*m.fitted, *proj["expected"]], "-", color=color, linewidth=1.2,
+                label=f"{name}: {m.family} trend, {100 * m.growth:+.0f}%/year")
+    ax.axvline(max(trends[names[0]].years) + 0.5, color="#999", linestyle=":", linewidth=1)
+    ax.text(max(trends[names[0]].years) + 0.55, ax.get_ylim()[1], "projection", va="top", fontsize=7, color="#666")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("Year")
+    ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
+    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    ax.set_xticks(sorted({*trends[names[0]].years, *trends[names[0]].projection.index}))
+    fig.tight_layout()
+    return fig
+
+
+def discipline_live_heatmap(shift: pd.DataFrame) -> plt.Figure:
+    """Heatmap: share of each discipline's projects delivered live, by year (blank: no projects)."""
+    cols = [c for c in shift.columns if c.startswith("live % ")]
+    t = shift[cols].rename(columns=lambda c: c.replace("live % ", ""))
+    height = max(6.0, 0.45 * len(t) + 2.5) * CM
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, height))
+    sns.heatmap(t, annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100, linewidths=0.5, linecolor="white",
+                cbar_kws={"label": "Projects delivered live (%)", "shrink": 0.6}, ax=ax, annot_kws={"fontsize": 7})
+    ax.set_xlabel("Year")
+    ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+def live_title_mix(mix: pd.DataFrame) -> plt.Figure:
+    """Stacked shares of titles among live learners per year; whiskers: each title's 95% CI.
+
+    The whisker of a title is drawn at the top of its segment: it shows how far that
+    boundary could move with the title's own uncertainty.
+    """
+    years = sorted(mix.index.get_level_values("year").unique())
+    grades = [g for g in GRADES if g in set(mix.index.get_level_values("grade"))]
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 7 * CM))
+    bottom = np.zeros(len(years))
+    x = np.arange(len(years))
+    for g in grades:
+        sub = mix.xs(g, level="grade").reindex(years)
+        share = sub["share %"].to_numpy()
+        ax.bar(x, share, bottom=bottom, color=GRADE_COLORS[g], label=GRADE_LABELS[g], width=0.55)
+        top = bottom + share
+        err = np.vstack([share - sub["CI low"].to_numpy(), sub["CI high"].to_numpy() - share])
+        ax.errorbar(x, top, yerr=err, fmt="none", ecolor="black", capsize=3, linewidth=0.8)
+        for xi, b, s in zip(x, bottom, share):
+            ax.text(xi, b + s / 2, f"{s:.1f}%", ha="center", va="center", fontsize=7,
+                    color="white" if g != "junior" else "black")
+        bottom = top
+    ax.set_xticks(x, [str(y) for y in years])
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("Year")
+    ax.set_ylabel("Share of live learners (%)")
+    ax.legend(title="Title", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig

@@ -103,7 +103,7 @@ def _formats(frame: pd.DataFrame) -> dict:
         if pd.api.types.is_bool_dtype(s):
             fmts[col] = lambda v: "yes" if v is True or v == 1 else ("no" if v is False or v == 0 else "")
         elif pd.api.types.is_integer_dtype(s):
-            fmts[col] = "{:,}"
+            fmts[col] = "{}" if "year" in name.lower() else "{:,}"
         elif pd.api.types.is_float_dtype(s):
             low = name.lower()
             if "%" in name or "pct" in low or "percent" in low:
@@ -132,6 +132,9 @@ def table_html(frame: pd.DataFrame, caption: str, note: str | None = None, forma
         rows = [i for i in frame.index if (i[-1] if isinstance(i, tuple) else i) == key]
         if rows:
             styler = styler.format(fmt, subset=pd.IndexSlice[rows, :], na_rep="")
+    text_cols = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    if text_cols:
+        styler = styler.set_properties(subset=text_cols, **{"text-align": "left"})
     styler = styler.format_index(escape="html", axis=0)
     styler = styler.format_index(escape="html", axis=1).set_caption(html.escape(caption))
     styler = styler.set_table_attributes('class="cme-table"')

@@ -650,3 +650,18 @@ def cramers_v_magnitude(v: float, df_star: int) -> str:
     if v < 0.50 / s:
         return "medium"
     return "large"
+
+
+def proportion_difference_ci(x1, n1, x2, n2, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Difference of two independent proportions p2 - p1 with Newcombe's hybrid score interval.
+
+    Newcombe (1998), Statistics in Medicine 17: 873-890, method 10: with Wilson limits
+    (l1, u1) and (l2, u2), the interval for d = p2 - p1 is
+    [d - sqrt((p2 - l2)^2 + (u1 - p1)^2), d + sqrt((u2 - p2)^2 + (p1 - l1)^2)].
+    Returns (d, low, high).
+    """
+    p1, p2 = x1 / n1, x2 / n2
+    l1, u1 = (float(v) for v in proportion_ci(x1, n1, confidence))
+    l2, u2 = (float(v) for v in proportion_ci(x2, n2, confidence))
+    d = p2 - p1
+    return d, d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2), d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)

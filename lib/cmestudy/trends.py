@@ -1,16 +1,25 @@
-"""Trends across years: the live share of learners, and growth of counts.
+"""Trends across years and what they say about the years ahead.
 
-The live share's trend is tested with the Cochran-Armitage test
-(:func:`cmestudy.stats.cochran_armitage`), overall and for each title grade.
+* The live share of learners: Cochran-Armitage test for trend
+  (:func:`cmestudy.stats.cochran_armitage`), overall and per title grade, and the
+  year-on-year change with Newcombe's interval.
+* Yearly counts (projects, learners, disciplines): log-linear Poisson / quasi-Poisson
+  models with growth per year and simulated prediction intervals (:func:`fit_count_trend`).
+* Which disciplines moved to live delivery fastest; the title mix of live learners.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from . import describe, stats
-from .schema import GRADES
+from .schema import GRADES, LEVELS, MODES, load_codebook
 
 
 def live_share_trend(learners: pd.DataFrame, years, variance: str = "N") -> pd.DataFrame:
@@ -24,7 +33,7 @@ def live_share_trend(learners: pd.DataFrame, years, variance: str = "N") -> pd.D
     groups = [("all titles", list(GRADES) + ["unknown"])] + [(g, [g]) for g in GRADES]
     for label, grades in groups:
         sub = learners[learners.grade.isin(grades) & learners.year.isin(years)]
-        by = sub.groupby(["year", "mode"], observed=False).learners.sum().unstack("mode").reindex(years).fillna(0)
+        by = sub.groupby(["year", "mode"], observed=False).learners.sum().unstack("mode").reindex(index=years, columns=list(MODES)).fillna(0)
         live = by["live"].to_numpy()
         total = by.sum(axis=1).to_numpy()
         if np.any(total == 0):
@@ -53,3 +62,198 @@ def yearly_overview(projects: pd.DataFrame, learners: pd.DataFrame, years) -> pd
     lr = describe.learners_by_year_mode(learners, years)
     d = describe.disciplines_per_year_mode(projects, years)
     return pd.concat({"projects": p, "learners": lr, "disciplines": d}, axis=1)
+
+
+# ----------------------------------------------------------------------------- changes in share
+def live_share_changes(learners: pd.DataFrame, years, confidence: float = 0.95) -> pd.DataFrame:
+    """Year-on-year change of the live share (percentage points) with Newcombe's 95% CI.
+
+    One row per group (all titles, each grade) and pair of consecutive years.
+    """
+    years = [int(y) for y in years]
+    rows = []
+    groups = [("all titles", list(GRADES) + ["unknown"])] + [(g, [g]) for g in GRADES]
+    for label, grades in groups:
+        sub = learners[learners.grade.isin(grades) & learners.year.isin(years)]
+        by = sub.groupby(["year", "mode"], observed=False).learners.sum().unstack("mode").reindex(index=years, columns=list(MODES)).fillna(0)
+        for a, b in zip(years, years[1:]):
+            n1, n2 = by.loc[a].sum(), by.loc[b].sum()
+            if n1 == 0 or n2 == 0:
+                continue
+            d, lo, hi = stats.proportion_difference_ci(by.loc[a, "live"], n1, by.loc[b, "live"], n2, confidence)
+            rows.append({"group": label, "from": a, "to": b, "live % from": 100 * by.loc[a, "live"] / n1,
+                         "live % to": 100 * by.loc[b, "live"] / n2, "change (points)": 100 * d,
+                         "CI low": 100 * lo, "CI high": 100 * hi})
+    return pd.DataFrame(rows).set_index(["group", "from", "to"])
+
+
+# ----------------------------------------------------------------------------- count models
+@dataclass
+class CountTrend:
+    """A log-linear Poisson (or quasi-Poisson) trend of one yearly count series."""
+
+    series: str
+    years: list[int]
+    counts: list[int]
+    family: str
+    dispersion: float
+    df_resid: int
+    growth: float
+    growth_low: float
+    growth_high: float
+    pvalue: float
+    fitted: list[float]
+    projection: pd.DataFrame
+
+
+def fit_count_trend(years, counts, series: str = "", horizon: int = 3, confidence: float = 0.95,
+                    n_sim: int = 20_000, seed: int = 20250315) -> CountTrend:
+    """Fit log E[y_t] = b0 + b1 (t - t0) by Poisson GLM and project ``horizon`` years ahead.
+
+    Overdispersion is checked with the Pearson statistic, phi = X^2 / (n - 2). If phi > 1
+    the model is quasi-Poisson: standard errors are scaled by sqrt(phi) and intervals use
+    the t distribution with n - 2 degrees of freedom (McCullagh & Nelder 1989, sec. 4.5);
+    otherwise Poisson with normal quantiles. Growth per year is exp(b1) - 1 with its CI.
+
+    Prediction intervals for future counts are simulated (seeded): the linear predictor is
+    drawn from its sampling distribution, then a count from a Poisson (phi <= 1) or a
+    gamma-Poisson with variance phi * mu. The projection has the central 50%, 80% and 95%
+    intervals. With three annual points (one residual degree of freedom) they are wide.
+    """
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    y = np.asarray(counts, dtype=float)
+    t = np.asarray(years, dtype=float)
+    if len(y) < 3:
+        raise ValueError(f"{series or 'series'}: a trend needs at least 3 years; got {len(y)}")
+    if (y < 0).any() or (y != np.round(y)).any():
+        raise ValueError(f"{series or 'series'}: counts must be non-negative whole numbers")
+    if y.sum() == 0:
+        raise ValueError(f"{series or 'series'}: all counts are zero")
+    t0 = t[0]
+    X = sm.add_constant(t - t0)
+    with warnings.catch_warnings():  # an exact fit (e.g. 10, 20, 40) is fine here, not "separation"
+        warnings.simplefilter("ignore", category=PerfectSeparationWarning)
+        fit = sm.GLM(y, X, family=sm.families.Poisson()).fit()
+    df_resid = int(fit.df_resid)
+    dispersion = float(fit.pearson_chi2 / df_resid) if df_resid > 0 else float("nan")
+    quasi = df_resid > 0 and dispersion > 1
+    scale = dispersion if quasi else 1.0
+    cov = np.asarray(fit.cov_params()) * scale
+    b = np.asarray(fit.params)
+    se = math.sqrt(cov[1, 1])
+    dist = sps.t(df_resid) if quasi else sps.norm()
+    q = dist.ppf(1 - (1 - confidence) / 2)
+    pvalue = float(2 * dist.sf(abs(b[1] / se))) if se > 0 else 0.0
+    future = np.arange(1, horizon + 1) + t[-1]
+    Xf = np.column_stack([np.ones(horizon), future - t0])
+    eta = Xf @ b
+    se_eta = np.sqrt(np.einsum("ij,jk,ik->i", Xf, cov, Xf))
+    rng = np.random.default_rng(seed)
+    draws = eta[None, :] + se_eta[None, :] * dist.rvs(size=(n_sim, horizon), random_state=rng)
+    mu = np.exp(np.clip(draws, -50, 50))
+    if quasi:
+        shape = mu / (dispersion - 1)
+        mu = rng.gamma(shape, (dispersion - 1))
+    sims = rng.poisson(np.minimum(mu, 1e15))
+    qs = {"50%": (25, 75), "80%": (10, 90), "95%": (2.5, 97.5)}
+    proj = pd.DataFrame({"year": future.astype(int), "expected": np.exp(eta)})
+    for name, (lo, hi) in qs.items():
+        proj[f"{name} low"] = np.percentile(sims, lo, axis=0)
+        proj[f"{name} high"] = np.percentile(sims, hi, axis=0)
+    return CountTrend(series, [int(v) for v in t], [int(v) for v in y], "quasi-Poisson" if quasi else "Poisson",
+                      dispersion, df_resid, math.exp(b[1]) - 1, math.exp(b[1] - q * se) - 1,
+                      math.exp(b[1] + q * se) - 1, pvalue, [float(v) for v in fit.fittedvalues],
+                      proj.set_index("year"))
+
+
+def count_series(projects: pd.DataFrame, learners: pd.DataFrame, years) -> dict[str, pd.Series]:
+    """The yearly count series modelled in the prospects: by mode, and live projects by level."""
+    p = describe.projects_by_year_mode(projects, years)
+    lr = describe.learners_by_year_mode(learners, years)
+    d = describe.disciplines_per_year_mode(projects, years)
+    out = {}
+    for mode in p.columns:
+        label = load_codebook().label("mode", mode)
+        out[f"{label} projects"] = p[mode]
+        out[f"{label} learners"] = lr[mode]
+        out[f"{label} disciplines"] = d[mode]
+    lv = describe.projects_by_year_level_mode(projects, years)
+    for level in LEVELS:
+        out[f"Live projects, {load_codebook().label('level', level).lower()}"] = lv[("live", level)].drop("all")
+    return out
+
+
+def count_trends(projects: pd.DataFrame, learners: pd.DataFrame, years, horizon: int = 3,
+                 confidence: float = 0.95) -> dict[str, CountTrend]:
+    out = {}
+    for name, series in count_series(projects, learners, years).items():
+        try:
+            out[name] = fit_count_trend(series.index.tolist(), series.tolist(), name, horizon, confidence)
+        except ValueError:
+            continue
+    return out
+
+
+def model_table(trends: dict[str, CountTrend]) -> pd.DataFrame:
+    """One row per series: counts, model, dispersion, growth per year with its CI and p."""
+    rows = []
+    for name, m in trends.items():
+        row = {"series": name}
+        for y, c in zip(m.years, m.counts):
+            row[str(y)] = c
+        row.update({"model": m.family, "dispersion": m.dispersion, "growth %/year": 100 * m.growth,
+                    "CI low %": 100 * m.growth_low, "CI high %": 100 * m.growth_high, "p": m.pvalue})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("series")
+
+
+def projection_table(trends: dict[str, CountTrend]) -> pd.DataFrame:
+    """One row per series and projected year: expected count and 50/80/95% prediction intervals."""
+    frames = {name: m.projection for name, m in trends.items()}
+    out = pd.concat(frames, names=["series", "year"]) if frames else pd.DataFrame()
+    return out.round(0).astype("int64") if len(out) else out
+
+
+# ----------------------------------------------------------------------------- disciplines and titles
+def discipline_shift(projects: pd.DataFrame, years) -> pd.DataFrame:
+    """Per discipline: share of its projects delivered live in the first and last year, and the change.
+
+    Sorted by the change (fastest move to live first); disciplines without projects in one of
+    the two years show the share of the years they have.
+    """
+    years = [int(y) for y in years]
+    p = projects[projects.year.isin(years)]
+    t = p.groupby(["discipline", "year", "mode"], observed=False).size().unstack("mode").fillna(0)
+    share = (t["live"] / t.sum(axis=1)).unstack("year").reindex(columns=years)
+    n = t.sum(axis=1).unstack("year").reindex(columns=years).fillna(0).astype(int)
+    out = pd.DataFrame({f"live % {y}": 100 * share[y] for y in years})
+    out["change (points)"] = out[f"live % {years[-1]}"] - out[f"live % {years[0]}"]
+    out["projects"] = n.sum(axis=1)
+    first_live = {d: next((y for y in years if share.loc[d, y] > 0), None) for d in share.index}
+    out["first live year"] = pd.Series(first_live).astype("Int64")
+    return out.sort_values(["change (points)", "projects"], ascending=[False, False], na_position="last")
+
+
+def live_title_mix(learners: pd.DataFrame, years, confidence: float = 0.95) -> pd.DataFrame:
+    """Share of each title among live learners per year, with Wilson intervals (unknown excluded)."""
+    rows = []
+    for year in years:
+        t = describe.mode_by_title(learners, year).loc["live"]
+        n = int(t.sum())
+        if n == 0:
+            continue
+        for g in t.index:
+            lo, hi = stats.proportion_ci(int(t[g]), n, confidence)
+            rows.append({"year": int(year), "grade": str(g), "learners": int(t[g]), "share %": 100 * t[g] / n,
+                         "CI low": 100 * float(lo), "CI high": 100 * float(hi)})
+    return pd.DataFrame(rows).set_index(["year", "grade"])
+
+
+def largest_share_difference(result) -> tuple[str, float]:
+    """The title whose share differs most between the two modes, and by how many points."""
+    obs = result.observed
+    shares = 100 * obs.div(obs.sum(axis=1), axis=0)
+    diff = (shares.iloc[0] - shares.iloc[1]).abs()
+    return str(diff.idxmax()), float(diff.max())
