@@ -356,3 +356,27 @@ def test_errors_carry_file_row_column_value_and_expectation(tmp_path):
     (p,) = exc.value.problems
     assert (p.file, p.row, p.column, p.value) == ("项目登记.csv", 6, "mode", "广播")
     assert "live" in p.expected and "face_to_face" in p.expected
+
+
+@pytest.mark.parametrize("variant", ["gbk", "utf-8-sig", "tab", "crlf", "blank-lines"])
+def test_large_file_reader_gives_the_same_tables_as_the_small_file_reader(tmp_path, monkeypatch, variant):
+    raw = valid_raw(tmp_path)
+    rows = enrolments()
+    kwargs = {"gbk": {"encoding": "gbk"}, "utf-8-sig": {"encoding": "utf-8-sig"}, "tab": {"delimiter": "\t"},
+              "crlf": {"newline": "\r\n"}, "blank-lines": {}}[variant]
+    if variant == "blank-lines":
+        rows = rows[:10] + [["", "", ""]] + rows[10:]
+    write_csv(raw / "学员名单.csv", ENROL_HEADER, rows, **kwargs)
+    slow = reading.read_raw_dir(raw, key=KEY)
+    monkeypatch.setattr(reading, "LARGE_FILE_BYTES", 0)
+    fast = reading.read_raw_dir(raw, key=KEY)
+    for name in ("projects", "enrolments"):
+        a, b = getattr(slow, name), getattr(fast, name)
+        assert a.astype(str).to_dict("list") == b.astype(str).to_dict("list"), name
+
+
+def test_large_file_reader_reports_a_ragged_row(tmp_path, monkeypatch):
+    raw = valid_raw(tmp_path)
+    (raw / "学员名单.csv").write_text("项目编号,学员编号,职称\nP21L,S1,医师\nP21L,S2\n", encoding="utf-8")
+    monkeypatch.setattr(reading, "LARGE_FILE_BYTES", 0)
+    errors(raw, "学员名单.csv", "well-formed CSV with 3 columns per row")

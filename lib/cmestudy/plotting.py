@@ -195,6 +195,10 @@ apply_style()
 def fan_chart(trends: dict, names: list[str], ylabel: str, log: bool = True) -> plt.Figure:
     """Observed counts, fitted trend and projections with 50/80/95% prediction bands (a fan)."""
     fig, ax = plt.subplots(figsize=(WIDTH, 7.5 * CM))
+    if not names:
+        ax.text(0.5, 0.5, "no series with a count in every year to model", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
     for name in names:
         m = trends[name]
         mode = "live" if name.lower().startswith("live") else "face_to_face"

@@ -33,6 +33,7 @@ EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 DATA_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES
 ENCODINGS = ("utf-8", "gb18030")
 HEADER_SCAN_ROWS = 10
+LARGE_FILE_BYTES = 8 << 20  # CSV files larger than this are parsed by Arrow (see read_csv_arrow)
 MAX_EMPTY_REPORTED = 200
 
 
@@ -173,6 +174,8 @@ def read_grid(path: Path, sheet: str | None = None) -> tuple[pd.DataFrame, dict]
         if problems:
             raise DataError(problems, headline=f"{path.name}: formulas without values")
         return grid, how
+    if path.stat().st_size > LARGE_FILE_BYTES:
+        return read_csv_arrow(path)
     data = path.read_bytes()
     text, encoding = decode(data, path.name)
     if not text.strip():
@@ -186,6 +189,42 @@ def read_grid(path: Path, sheet: str | None = None) -> tuple[pd.DataFrame, dict]
                         headline=f"{path.name}: cannot parse") from None
     width = max((len(r) for r in rows), default=0)
     grid = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+    return grid, {"encoding": encoding, "delimiter": delimiter}
+
+
+def read_csv_arrow(path: Path) -> tuple[pd.DataFrame, dict]:
+    """Large CSV files: the same grid of strings, parsed by Apache Arrow's multi-threaded reader.
+
+    Encoding and delimiter are detected on the first 64 KiB as for small files; cells are kept
+    as Arrow-backed strings, so ten million rows fit in a few hundred megabytes.
+    """
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    # cut at the last newline so a multi-byte character is not split
+    cut = head.rfind(b"\n")
+    head_text, encoding = decode(head[: cut + 1] if cut > 0 else head, path.name)
+    delimiter = sniff_delimiter(head_text)
+    width = max(len(next(csv.reader([ln], delimiter=delimiter))) for ln in head_text.splitlines()[:HEADER_SCAN_ROWS] if ln.strip())
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, encoding="utf8" if encoding.startswith("utf-8") else encoding,
+                                           block_size=16 << 20, skip_rows=0),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise DataError([DataProblem(path.name, None, None, None, f"well-formed CSV with {width} columns per row ({exc})")],
+                        headline=f"{path.name}: cannot parse") from None
+    grid = table.to_pandas(types_mapper=pd.ArrowDtype)
+    grid.columns = range(width)
+    if encoding == "utf-8-sig":
+        grid.iloc[0, 0] = str(grid.iloc[0, 0]).lstrip("\ufeff")
     return grid, {"encoding": encoding, "delimiter": delimiter}
 
 
@@ -236,7 +275,8 @@ def read_raw_file(path: Path, codebook: Codebook, sheet: str | None = None) -> t
     raw.kind, raw.header_row = kind, h + 1
     header = [str(c) for c in grid.iloc[h].tolist()]
     body = grid.iloc[h + 1:]
-    body = body[~(body.map(lambda c: str(c).strip() == "")).all(axis=1)]
+    blank = pd.concat([body[c].astype(str).str.strip().eq("") for c in body.columns], axis=1).all(axis=1)
+    body = body[~blank.to_numpy()]
     raw.rows = len(body)
     spec = codebook.tables[kind]
     raw.columns = {canon: header[j] for canon, j in mapping.items()}
@@ -251,7 +291,7 @@ def read_raw_file(path: Path, codebook: Codebook, sheet: str | None = None) -> t
         problems.append(DataProblem(path.name, h + 2, None, None, "at least one data row below the header"))
     if problems:
         raise DataError(problems, headline=f"{path.name}: cannot be read as the {kind} table")
-    frame = pd.DataFrame({canon: body.iloc[:, j].astype(str).str.strip() for canon, j in mapping.items()})
+    frame = pd.DataFrame({canon: body.iloc[:, j].astype("string").str.strip() for canon, j in mapping.items()})
     frame["_file"] = path.name
     frame["_row"] = body.index.to_numpy() + 1  # grid index is 0-based; Excel rows are 1-based
     short = [canon for canon in spec.required if spec.columns[canon].type not in ("count", "title")]

@@ -158,14 +158,16 @@ def fit_count_trend(years, counts, series: str = "", horizon: int = 3, confidenc
         mu = rng.gamma(shape, (dispersion - 1))
     sims = rng.poisson(np.minimum(mu, 1e15))
     qs = {"50%": (25, 75), "80%": (10, 90), "95%": (2.5, 97.5)}
-    proj = pd.DataFrame({"year": future.astype(int), "expected": np.exp(eta)})
+    proj = pd.DataFrame({"year": future.astype(int), "expected": np.exp(np.clip(eta, -50, 50))})
     for name, (lo, hi) in qs.items():
         proj[f"{name} low"] = np.percentile(sims, lo, axis=0)
         proj[f"{name} high"] = np.percentile(sims, hi, axis=0)
+    def growth(log_rate):
+        return math.exp(min(log_rate, 700.0)) - 1  # beyond e^700 the rate is meaningless anyway
+
     return CountTrend(series, [int(v) for v in t], [int(v) for v in y], "quasi-Poisson" if quasi else "Poisson",
-                      dispersion, df_resid, math.exp(b[1]) - 1, math.exp(b[1] - q * se) - 1,
-                      math.exp(b[1] + q * se) - 1, pvalue, [float(v) for v in fit.fittedvalues],
-                      proj.set_index("year"))
+                      dispersion, df_resid, growth(b[1]), growth(b[1] - q * se), growth(b[1] + q * se), pvalue,
+                      [float(v) for v in fit.fittedvalues], proj.set_index("year"))
 
 
 def count_series(projects: pd.DataFrame, learners: pd.DataFrame, years) -> dict[str, pd.Series]:
@@ -189,6 +191,8 @@ def count_trends(projects: pd.DataFrame, learners: pd.DataFrame, years, horizon:
                  confidence: float = 0.95) -> dict[str, CountTrend]:
     out = {}
     for name, series in count_series(projects, learners, years).items():
+        if (series == 0).any():  # a zero year: a log-linear trend is not identified sensibly
+            continue
         try:
             out[name] = fit_count_trend(series.index.tolist(), series.tolist(), name, horizon, confidence)
         except ValueError:
@@ -213,7 +217,7 @@ def projection_table(trends: dict[str, CountTrend]) -> pd.DataFrame:
     """One row per series and projected year: expected count and 50/80/95% prediction intervals."""
     frames = {name: m.projection for name, m in trends.items()}
     out = pd.concat(frames, names=["series", "year"]) if frames else pd.DataFrame()
-    return out.round(0).astype("int64") if len(out) else out
+    return out.round(0) if len(out) else out
 
 
 # ----------------------------------------------------------------------------- disciplines and titles
