@@ -111,3 +111,21 @@ def test_bad_arguments_are_rejected_with_a_message(argv, message, capsys):
         cli.main(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_run_refuses_invalid_data_with_the_validate_report(tmp_path):
+    from .exports import PROJECT_HEADER, PROJECTS, valid_raw, write_csv
+
+    raw = valid_raw(tmp_path)
+    rows = [r[:] for r in PROJECTS]
+    rows[0][1], rows[2][3] = "2019", "广播"
+    write_csv(raw / "项目登记.csv", PROJECT_HEADER, rows)
+    check = run_cli("validate", "--raw", raw)
+    assert check.returncode == 2
+    problems = [ln for ln in check.stderr.splitlines() if ln.strip().startswith("- ")]
+    assert len(problems) == 2
+    proc = run_cli("run", "--raw", raw, "--out", tmp_path / "out", "--no-progress")
+    assert proc.returncode == 2
+    for line in problems:
+        assert line in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out" / "report.html").exists()

@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--notebooks", type=Path, default=paths.NOTEBOOKS_DIR, metavar="DIR",
                    help="directory holding the study notebooks (default: notebooks)")
     r.add_argument("--no-progress", dest="progress", action="store_false", help="no per-cell progress bar")
+    r.add_argument("--force", action="store_true",
+                   help="execute every notebook, even those whose inputs, parameters and code are unchanged")
+    r.add_argument("--jobs", type=int, default=3, metavar="N",
+                   help="notebooks 03-05 run up to N at a time (default: 3; 1 runs them one by one)")
 
     v = sub.add_parser("validate", help="check raw exports and list every problem",
                        description="Read every CSV/Excel file under --raw, check it against the codebook and "
@@ -92,15 +96,19 @@ def _run(args) -> int:
         processed = paths.PROCESSED_DIR if out == paths.OUTPUT_DIR else out / "processed"
     cfg = RunConfig(raw_dir=paths.resolve(args.raw), out_dir=out, processed_dir=paths.resolve(processed),
                     notebooks_dir=paths.resolve(args.notebooks), years=args.years, alpha=args.alpha,
-                    adjust=args.adjust, kernel=args.kernel, progress=args.progress)
+                    adjust=args.adjust, kernel=args.kernel, progress=args.progress, force=args.force,
+                    jobs=max(1, args.jobs))
     try:
         run(cfg)
     except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
         print(f"error: {exc.format() if isinstance(exc, DataError) else exc}", file=sys.stderr)
         return EXIT_INVALID
     except NotebookFailed as exc:
+        if exc.ename == "DataError":  # unusable raw data: the same report as `cmestudy validate`
+            print(f"error: {exc.evalue}", file=sys.stderr)
+            return EXIT_INVALID
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID if exc.ename == "DataError" else EXIT_FAILED
+        return EXIT_FAILED
     return 0
 
 

@@ -16,7 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths
+import json
+
+from . import cache, paths
 from .problems import DataError
 from .reading import check_raw_dir
 
@@ -37,10 +39,6 @@ class NotebookFailed(RuntimeError):
         super().__init__(msg)
 
 
-class InvalidData(ValueError):
-    """The raw data cannot be used; the message is the report of ``cmestudy validate``."""
-
-
 @dataclass
 class RunConfig:
     raw_dir: Path = paths.RAW_DIR
@@ -53,6 +51,8 @@ class RunConfig:
     kernel: str | None = None
     progress: bool = True
     notebooks: tuple[str, ...] = paths.NOTEBOOKS
+    force: bool = False
+    jobs: int = 3
 
     def parameters(self) -> dict:
         return {
@@ -77,45 +77,117 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def execute(cfg: RunConfig) -> list[Path]:
-    """Execute the notebooks in order; returns the executed copies. Raises NotebookFailed."""
+def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool) -> Path:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    kernel = choose_kernel(cfg.kernel)
+    src = Path(cfg.notebooks_dir) / f"{name}.ipynb"
+    dst = Path(cfg.out_dir) / "notebooks" / src.name
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(str(src), str(dst), parameters=cfg.parameters(), kernel_name=kernel,
+                            progress_bar=progress, cwd=str(Path(cfg.notebooks_dir)), log_output=False,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    except PapermillExecutionError as exc:
+        raise NotebookFailed(name, exc.exec_count, exc.ename, exc.evalue, exc.source or "", dst) from None
+    log(f"      {name} done in {time.perf_counter() - t0:.1f} s")
+    return dst
+
+
+#: Notebooks that only read the cleaned tables: they may run side by side.
+PARALLEL = ("03_descriptive", "04_chisquare", "05_prospects")
+
+
+def execute(cfg: RunConfig) -> tuple[list[Path], int]:
+    """Execute the notebooks whose inputs changed; returns (executed copies, number run).
+
+    Notebooks run in order; those in :data:`PARALLEL` run side by side (``cfg.jobs`` at a
+    time) once the cleaning is done. With ``cfg.force`` every notebook runs. Raises
+    :class:`NotebookFailed` on the first failure (the others of a parallel group finish).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     out_nb = Path(cfg.out_dir) / "notebooks"
     out_nb.mkdir(parents=True, exist_ok=True)
-    executed = []
-    for i, name in enumerate(cfg.notebooks, 1):
-        src = Path(cfg.notebooks_dir) / f"{name}.ipynb"
-        if not src.is_file():
-            raise FileNotFoundError(f"notebook {src} does not exist")
-        dst = out_nb / src.name
-        log(f"[{i}/{len(cfg.notebooks)}] {name}")
-        t0 = time.perf_counter()
-        try:
-            pm.execute_notebook(str(src), str(dst), parameters=cfg.parameters(), kernel_name=kernel,
-                                progress_bar=cfg.progress, cwd=str(Path(cfg.notebooks_dir)), log_output=False,
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
-        except PapermillExecutionError as exc:
-            raise NotebookFailed(name, exc.exec_count, exc.ename, exc.evalue, exc.source or "", dst) from None
-        log(f"      {name} done in {time.perf_counter() - t0:.1f} s")
-        executed.append(dst)
-    return executed
+    for name in cfg.notebooks:
+        if not (Path(cfg.notebooks_dir) / f"{name}.ipynb").is_file():
+            raise FileNotFoundError(f"notebook {Path(cfg.notebooks_dir) / (name + '.ipynb')} does not exist")
+    state = {} if cfg.force else cache.load_state(cfg.out_dir)
+    package = cache.package_digest()
+    params = cfg.parameters()
+    kernel = None
+    ran = 0
+    total = len(cfg.notebooks)
+
+    def fp(name):
+        return cache.fingerprint(name, Path(cfg.notebooks_dir) / f"{name}.ipynb", params, cfg.raw_dir,
+                                 cfg.processed_dir, package)
+
+    def current(name, f):
+        return (state.get(name) == f and cache.outputs_present(name, cfg.processed_dir, out_nb / f"{name}.ipynb"))
+
+    i = 0
+    names = list(cfg.notebooks)
+    while i < len(names):
+        group = [names[i]]
+        if names[i] in PARALLEL and cfg.jobs > 1:
+            while i + len(group) < len(names) and names[i + len(group)] in PARALLEL:
+                group.append(names[i + len(group)])
+        todo = []
+        for k, name in enumerate(group):
+            f = fp(name)
+            if current(name, f):
+                log(f"[{i + k + 1}/{total}] {name}: up to date")
+            else:
+                todo.append((name, f))
+        if todo:
+            if kernel is None:
+                kernel = choose_kernel(cfg.kernel)
+            if len(todo) == 1:
+                name, f = todo[0]
+                log(f"[{names.index(name) + 1}/{total}] {name}")
+                _execute_one(cfg, name, kernel, cfg.progress)
+                state[name] = f
+                cache.save_state(cfg.out_dir, state)
+            else:
+                log(f"[{', '.join(str(names.index(n) + 1) for n, _ in todo)}/{total}] "
+                    f"{', '.join(n for n, _ in todo)} (in parallel)")
+                with ThreadPoolExecutor(max_workers=min(cfg.jobs, len(todo))) as pool:
+                    futures = {n: pool.submit(_execute_one, cfg, n, kernel, False) for n, _ in todo}
+                    failure = None
+                    for (n, f) in todo:
+                        try:
+                            futures[n].result()
+                            state[n] = f
+                        except NotebookFailed as exc:
+                            failure = failure or exc
+                    cache.save_state(cfg.out_dir, state)
+                    if failure:
+                        raise failure
+            ran += len(todo)
+        i += len(group)
+    return [out_nb / f"{n}.ipynb" for n in names], ran
 
 
 def run(cfg: RunConfig) -> tuple[Path, Path]:
-    """Run the whole study and write ``OUT/report.html`` and ``OUT/report.pdf``."""
-    from . import published, reading, report
+    """Run the whole study and write ``OUT/report.html`` and ``OUT/report.pdf``.
 
+    Invalid raw data stop the run in ``01_ingest`` or ``02_clean`` with the report of
+    ``cmestudy validate`` (the same checks raise the same :class:`DataError`). With nothing
+    changed since the last run, nothing is executed and the report is left as it is.
+    """
     check_raw_dir(cfg.raw_dir)
     t0 = time.perf_counter()
-    code, text = validate(cfg.raw_dir, cfg.years)
-    if code != EXIT_OK:
-        raise InvalidData(text)
-    log(text.splitlines()[0])
-    executed = execute(cfg)
+    executed, ran = execute(cfg)
+    html_path, pdf_path = Path(cfg.out_dir) / "report.html", Path(cfg.out_dir) / "report.pdf"
+    st = cache.load_state(cfg.out_dir)
+    report_fp = _digest(json.dumps({n: st.get(n) for n in cfg.notebooks}, sort_keys=True))
+    if ran == 0 and html_path.is_file() and pdf_path.is_file() and st.get("report") == report_fp:
+        log(f"nothing changed: {html_path} and {pdf_path} are up to date ({time.perf_counter() - t0:.1f} s)")
+        return html_path, pdf_path
     import pandas as pd
+
+    from . import published, reading, report
 
     names = pd.read_parquet(Path(cfg.processed_dir) / "projects.parquet", columns=["discipline"])["discipline"].unique()
     warning = report.cjk_warning(names)
@@ -125,8 +197,16 @@ def run(cfg: RunConfig) -> tuple[Path, Path]:
     prov = reading.load_provenance(cfg.processed_dir)
     html_path, pdf_path = report.build_report(executed, cfg.out_dir, cfg.parameters(), provenance=prov,
                                               dataset=published.dataset_info(cfg.raw_dir))
+    st["report"] = report_fp
+    cache.save_state(cfg.out_dir, st)
     log(f"wrote {html_path} and {pdf_path} in {time.perf_counter() - t0:.1f} s")
     return html_path, pdf_path
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def validate(raw_dir, years) -> tuple[int, str]:
