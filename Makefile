@@ -7,7 +7,7 @@ OUT    ?= output
 STAMP  := $(VENV)/.cmestudy-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help report test lab data validate clean
+.PHONY: help report test lab data bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -15,7 +15,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name cmestudy --display-name "Python (cmestudy)" >/dev/null
 	@touch $@
 
@@ -30,6 +30,9 @@ lab: $(STAMP) ## Open JupyterLab on the notebooks with the cmestudy kernel
 
 data: $(STAMP) ## Regenerate the reconstructed default data set in data/raw/ (byte-identical)
 	$(BIN)/cmestudy reconstruct --raw data/raw
+
+bench: $(STAMP) ## Benchmark ingest at 1M and 10M rows against DuckDB, and the study run (output/benchmarks/)
+	$(BIN)/python benchmarks/bench.py
 
 clean: ## Remove derived files (data/processed/, output/); keeps .venv
 	find data/processed output -mindepth 1 ! -name README.md -exec rm -rf {} +

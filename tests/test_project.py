@@ -33,7 +33,7 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
         f"only in pyproject.toml: {sorted(set(pip_side) - set(conda_side))}; "
         f"only in environment.yml: {sorted(set(conda_side) - set(pip_side))}")
     for name in pip_side:
-        spec_pip = pip_side[name][len(name):]
+        spec_pip = re.sub(r"^\[[^\]]*\]", "", pip_side[name][len(name):])  # conda packages carry no extras
         spec_conda = conda_side[name][len(name):]
         assert spec_pip == spec_conda, f"{name}: pyproject.toml says {spec_pip!r}, environment.yml says {spec_conda!r}"
     python = [d for d in env["dependencies"] if isinstance(d, str) and _name(d) == "python"]

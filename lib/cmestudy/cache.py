@@ -35,7 +35,7 @@ INPUTS = {
 }
 #: The run parameters each notebook uses (only these enter its fingerprint).
 PARAMETERS = {
-    "01_ingest": ["raw_dir", "processed_dir", "output_dir"],
+    "01_ingest": ["raw_dir", "processed_dir", "output_dir", "engine", "scheduler"],
     "02_clean": ["raw_dir", "processed_dir", "output_dir", "years"],
     "03_descriptive": ["processed_dir", "output_dir", "years"],
     "04_chisquare": ["raw_dir", "processed_dir", "output_dir", "years", "alpha", "adjust"],
@@ -43,7 +43,8 @@ PARAMETERS = {
 }
 #: What each notebook writes under the processed directory (must exist for a skip).
 OUTPUTS = {
-    "01_ingest": ["ingest/projects.parquet", "ingest/enrolments.parquet", "ingest/counts.parquet", "ingest/provenance.json"],
+    "01_ingest": ["ingest/projects.parquet", "ingest/enrolments.parquet", "ingest/counts.parquet",
+                  "ingest/quarantine.parquet", "ingest/provenance.json"],
     "02_clean": ["projects.parquet", "learners.parquet", "quarantine.csv", "cleaning.json"],
 }
 

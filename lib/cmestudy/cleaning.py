@@ -202,6 +202,8 @@ def clean(ingested: Ingested, years=(2021, 2022, 2023), codebook: Codebook | Non
         raise DataError(problems)
     if len(project_notes):
         quarantine = pd.concat([project_notes, quarantine], ignore_index=True)
+    if ingested.quarantine is not None and len(ingested.quarantine):
+        quarantine = pd.concat([quarantine, ingested.quarantine], ignore_index=True)
     long = pd.concat([enrol_long, counts_long], ignore_index=True)
     full = pd.MultiIndex.from_product([projects["project_id"], GRADES_WITH_UNKNOWN], names=["project_id", "grade"])
     long = (long.groupby(["project_id", "grade"]).learners.sum()

@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--notebooks", type=Path, default=paths.NOTEBOOKS_DIR, metavar="DIR",
                    help="directory holding the study notebooks (default: notebooks)")
     r.add_argument("--no-progress", dest="progress", action="store_false", help="no per-cell progress bar")
+    r.add_argument("--engine", choices=["pandas", "dask"], default="pandas",
+                   help="how enrolment exports are ingested and aggregated: pandas in memory (default), or "
+                        "dask.dataframe in blocks, for exports larger than memory or a directory of partitions")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="with --engine dask: address of an existing Dask cluster (e.g. tcp://10.0.0.5:8786); "
+                        "default: threads on this machine")
     r.add_argument("--force", action="store_true",
                    help="execute every notebook, even those whose inputs, parameters and code are unchanged")
     r.add_argument("--jobs", type=int, default=3, metavar="N",
@@ -97,7 +103,7 @@ def _run(args) -> int:
     cfg = RunConfig(raw_dir=paths.resolve(args.raw), out_dir=out, processed_dir=paths.resolve(processed),
                     notebooks_dir=paths.resolve(args.notebooks), years=args.years, alpha=args.alpha,
                     adjust=args.adjust, kernel=args.kernel, progress=args.progress, force=args.force,
-                    jobs=max(1, args.jobs))
+                    jobs=max(1, args.jobs), engine=args.engine, scheduler=args.scheduler)
     try:
         run(cfg)
     except (FileNotFoundError, NotADirectoryError, ValueError) as exc:

@@ -53,11 +53,14 @@ class RunConfig:
     notebooks: tuple[str, ...] = paths.NOTEBOOKS
     force: bool = False
     jobs: int = 3
+    engine: str = "pandas"
+    scheduler: str | None = None
 
     def parameters(self) -> dict:
         return {
             "raw_dir": str(self.raw_dir), "processed_dir": str(self.processed_dir), "output_dir": str(self.out_dir),
             "years": [int(y) for y in self.years], "alpha": float(self.alpha), "adjust": self.adjust,
+            "engine": self.engine, "scheduler": self.scheduler,
         }
 
 

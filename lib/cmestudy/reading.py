@@ -75,6 +75,7 @@ class Ingested:
     counts: pd.DataFrame
     files: list[RawFile]
     warnings: list[DataProblem]
+    quarantine: pd.DataFrame | None = None  # rows set aside during ingest (Dask engine)
 
     def provenance(self) -> pd.DataFrame:
         return pd.DataFrame([f.provenance() for f in self.files])
@@ -339,11 +340,32 @@ def deidentify(enrolments: pd.DataFrame, spec, key: bytes) -> pd.DataFrame:
     return out
 
 
-def read_raw_dir(raw_dir, key: bytes | None = None) -> Ingested:
+def sniff_csv(path: Path, codebook: Codebook):
+    """Recognise a CSV file from its first 64 KiB: (table, CsvSource) without reading it whole."""
+    from .engines import CsvSource
+
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    cut = head.rfind(b"\n")
+    text, encoding = decode(head[: cut + 1] if cut > 0 else head, path.name)
+    delimiter = sniff_delimiter(text)
+    rows = list(csv.reader(io.StringIO(text.replace("\r\n", "\n")), delimiter=delimiter))[:HEADER_SCAN_ROWS]
+    width = max((len(r) for r in rows), default=0)
+    grid = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+    h, kind, mapping = find_header(grid, codebook)
+    header = [str(c) for c in grid.iloc[h].tolist()] if kind else []
+    return kind, CsvSource(path, path.name, encoding, delimiter, h + 1, {c: header[j] for c, j in mapping.items()})
+
+
+def read_raw_dir(raw_dir, key: bytes | None = None, engine: str = "pandas", scheduler: str | None = None) -> Ingested:
     """Read every data file under ``raw_dir`` into de-identified canonical tables.
 
-    Raises :class:`DataError` listing every file that cannot be read.
+    ``engine="dask"`` reads enrolment CSV files with dask.dataframe and turns them into
+    aggregated counts at once (see :mod:`cmestudy.engines`); ``scheduler`` is the address
+    of a Dask cluster. Raises :class:`DataError` listing every file that cannot be read.
     """
+    if engine not in ("pandas", "dask"):
+        raise ValueError(f"engine must be 'pandas' or 'dask'; got {engine!r}")
     raw_dir = Path(raw_dir)
     paths = check_raw_dir(raw_dir)
     codebook = load_codebook(raw_dir)
@@ -351,7 +373,22 @@ def read_raw_dir(raw_dir, key: bytes | None = None) -> Ingested:
     tables: dict[str, list[pd.DataFrame]] = {name: [] for name in codebook.tables}
     problems: list[DataProblem] = []
     warnings: list[DataProblem] = []
+    dask_sources = []
     for path in paths:
+        if engine == "dask" and path.suffix.lower() in CSV_SUFFIXES:
+            try:
+                kind, source = sniff_csv(path, codebook)
+            except DataError as exc:
+                problems.extend(exc.problems)
+                continue
+            if kind == "enrolments":
+                source.name = str(path.relative_to(raw_dir))
+                missing = [c for c in codebook.tables["enrolments"].required if c not in source.columns]
+                if missing:
+                    problems.append(DataProblem(source.name, source.header_row, None, None,
+                                                f"a column {missing[0]!r} for the enrolments table"))
+                dask_sources.append(source)
+                continue
         try:
             raw, frame = read_raw_file(path, codebook, codebook.read.get("sheet"))
         except DataError as exc:
@@ -375,9 +412,21 @@ def read_raw_dir(raw_dir, key: bytes | None = None) -> Ingested:
         cols = list(codebook.tables[name].columns)
         out[name] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols + ["_file", "_row"])
     spec = codebook.tables["enrolments"]
-    key = key if key is not None else (privacy.load_or_create_key() if len(out["enrolments"]) else b"")
+    key = key if key is not None else (privacy.load_or_create_key() if len(out["enrolments"]) or dask_sources else b"")
     out["enrolments"] = deidentify(out["enrolments"], spec, key)
-    return Ingested(out["projects"], out["enrolments"], out["counts"], files, warnings)
+    quarantine = None
+    if dask_sources:
+        from .engines import counts_to_wide, enrolment_counts_dask
+
+        register = set(out["projects"]["project_id"].astype(str).str.strip())
+        counts, quarantine, n_rows = enrolment_counts_dask(dask_sources, codebook, key, register, scheduler)
+        origin = ", ".join(s.name for s in dask_sources) + " (Dask engine)"
+        out["counts"] = pd.concat([out["counts"], counts_to_wide(counts, origin)], ignore_index=True)
+        for s in dask_sources:
+            files.append(RawFile(path=s.path, name=s.name, kind="enrolments", rows=-1, sha256=sha256_file(s.path),
+                                 encoding=s.encoding, delimiter=s.delimiter, header_row=s.header_row, columns=s.columns))
+        files[-1].rows = n_rows  # rows of all partitions together
+    return Ingested(out["projects"], out["enrolments"], out["counts"], files, warnings, quarantine)
 
 
 INGEST_SUBDIR = "ingest"
@@ -394,6 +443,9 @@ def write_ingested(ingested: Ingested, processed_dir) -> Path:
             if c != "_row":
                 frame[c] = frame[c].astype("string")
         write_parquet(out / f"{name}.parquet", frame)
+    q = ingested.quarantine if ingested.quarantine is not None else pd.DataFrame(
+        columns=["file", "row", "project_id", "column", "value", "reason", "action"])
+    write_parquet(out / "quarantine.parquet", q.astype({"row": "Int64"}).astype({c: "string" for c in q.columns if c != "row"}))
     write_json(out / "provenance.json", {
         "files": [f.provenance() for f in ingested.files],
         "warnings": [w.to_dict() for w in ingested.warnings],
@@ -411,7 +463,8 @@ def load_ingested(processed_dir) -> Ingested:
     prov = json.loads((src / "provenance.json").read_text(encoding="utf-8"))
     files = [RawFile(path=Path(f["file"]), name=f["file"], kind=f["table"], rows=f["rows"], sha256=f["sha256"]) for f in prov["files"]]
     warnings = [DataProblem(**w) for w in prov["warnings"]]
-    return Ingested(frames["projects"], frames["enrolments"], frames["counts"], files, warnings)
+    q = pd.read_parquet(src / "quarantine.parquet") if (src / "quarantine.parquet").is_file() else None
+    return Ingested(frames["projects"], frames["enrolments"], frames["counts"], files, warnings, q)
 
 
 def load_provenance(processed_dir) -> pd.DataFrame:

@@ -1,0 +1,61 @@
+"""The Dask engine gives the default engine's counts, on a local cluster of two workers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cmestudy import cleaning, reading
+
+from .exports import ENROL_HEADER, PROJECT_HEADER, PROJECTS, enrolments, write_csv
+
+KEY = b"test-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def partitioned(tmp_path_factory):
+    """A register and enrolments split into partitions of different encodings, with awkward rows."""
+    raw = tmp_path_factory.mktemp("partitioned") / "raw"
+    raw.mkdir()
+    write_csv(raw / "projects.csv", PROJECT_HEADER, PROJECTS)
+    rows = enrolments()
+    rows += [rows[0], rows[40], ["P21L", "S99001", "规培生"], ["P22F", "S99002", ""], ["P00X", "S99003", "医师"]]
+    parts = raw / "enrolments"
+    parts.mkdir()
+    for i in range(4):
+        write_csv(parts / f"part-{i}.csv", ENROL_HEADER, rows[i::4], encoding="gbk" if i % 2 else "utf-8")
+    return raw
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def _learners(raw, **kwargs):
+    c = cleaning.clean(reading.read_raw_dir(raw, key=KEY, **kwargs), years=[2021, 2022, 2023])
+    return c.learners.reset_index(drop=True), c
+
+
+def test_dask_engine_on_a_two_worker_cluster_matches_the_default_engine(partitioned, local_cluster):
+    default, dc = _learners(partitioned)
+    dasked, kc = _learners(partitioned, engine="dask", scheduler=local_cluster)
+    pd.testing.assert_frame_equal(default, dasked)
+    assert default["learners"].sum() == 93 + 2  # duplicates and the orphan excluded, unknown titles kept
+    assert default.query("grade == 'unknown'")["learners"].sum() == 2
+    reasons = set(kc.quarantine["reason"])
+    assert reasons == set(dc.quarantine["reason"]) == {
+        "the same learner enrolled more than once in this project", "project id not in the project register",
+        "professional title not in the codebook (or empty)"}
+
+
+def test_dask_engine_on_local_threads_matches_too(partitioned):
+    pd.testing.assert_frame_equal(_learners(partitioned)[0], _learners(partitioned, engine="dask")[0])
+
+
+def test_unknown_engine_is_rejected(partitioned):
+    with pytest.raises(ValueError, match="engine must be 'pandas' or 'dask'"):
+        reading.read_raw_dir(partitioned, key=KEY, engine="spark")
