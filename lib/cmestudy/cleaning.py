@@ -172,7 +172,10 @@ def clean_enrolments(enrolments: pd.DataFrame, register: set[str], codebook: Cod
     orphan = ~e["project_id"].isin(register)
     q(orphan, "project_id", "project id not in the project register", "excluded")
     has_key = e["learner_key"].notna()
-    dup = has_key & e.duplicated(["project_id", "learner_key"], keep="first") & ~orphan
+    pcode = pd.factorize(e["project_id"])[0].astype("int64")
+    lcode = pd.factorize(e["learner_key"])[0].astype("int64")  # -1 where there is no key
+    pair = pd.Series(pcode * (int(lcode.max(initial=0)) + 2) + lcode + 1, index=e.index)
+    dup = has_key & pair.duplicated(keep="first") & ~orphan
     q(dup, "project_id", "the same learner enrolled more than once in this project", "excluded")
     unknown = e["grade"].eq("unknown") & ~orphan & ~dup
     q(unknown, "professional_title",

@@ -318,25 +318,23 @@ def deidentify(enrolments: pd.DataFrame, spec, key: bytes) -> pd.DataFrame:
     if not ident_cols:
         out["learner_key"] = pd.NA
         return out
-    parts = pd.Series("", index=enrolments.index, dtype=object)
+    parts = pd.Series("", index=enrolments.index, dtype="string[pyarrow]")
     chosen = pd.Series(False, index=enrolments.index)
     for fields in (("learner_id",), ("id_number",), ("name", "phone"), ("name", "email"), ("phone",), ("email",)):
         if not all(f in enrolments.columns for f in fields):
             continue
-        vals = [enrolments[f].fillna("").astype(str).str.strip() for f in fields]
+        vals = [enrolments[f].fillna("").astype("string[pyarrow]").str.strip() for f in fields]
         ok = ~chosen
         for v in vals:
             ok &= v.ne("")
         if ok.any():
-            joined = vals[0].where(ok, "")
-            text = pd.Series(fields[0] + "=", index=enrolments.index) + joined
+            text = fields[0] + "=" + vals[0]
             for f, v in zip(fields[1:], vals[1:]):
                 text = text + f"|{f}=" + v
             parts = parts.where(~ok, text)
             chosen |= ok
-    keys = privacy.keyed_hash(parts[chosen], key)
-    out["learner_key"] = pd.Series(pd.NA, index=enrolments.index, dtype="object")
-    out.loc[chosen, "learner_key"] = keys
+    keys = privacy.keyed_hash(parts, key)
+    out["learner_key"] = keys.where(chosen.to_numpy(), pd.NA)
     return out
 
 
