@@ -103,6 +103,7 @@ from cmestudy.schema import load_codebook, normalise_label
 raw, out = sys.argv[1], sys.argv[2]
 lookup = load_codebook().value_lookup("title_grade")
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 con.execute("CREATE TABLE grades(norm VARCHAR, grade VARCHAR)")
 con.executemany("INSERT INTO grades VALUES (?, ?)", list(lookup.items()))
 q = f'''
@@ -126,7 +127,7 @@ def run_child(code: str, raw: Path, out: Path) -> dict:
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
     res["process_seconds"] = wall
     return res
 
