@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import privacy
 from .schema import GRADES_WITH_UNKNOWN, Codebook, normalise_label
 
 
@@ -122,7 +121,3 @@ def counts_to_wide(counts: pd.DataFrame, origin: str) -> pd.DataFrame:
     out["_file"] = origin
     out["_row"] = range(1, len(out) + 1)
     return out
-
-
-def load_key() -> bytes:
-    return privacy.load_or_create_key()

@@ -35,12 +35,6 @@ def apply_style() -> None:
                                           "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei"]})
 
 
-def _bar_labels(ax, fmt="{:,.0f}", min_height=0.0, fontsize=7, **kw):
-    for cont in ax.containers:
-        labels = [fmt.format(v) if v > min_height else "" for v in cont.datavalues]
-        ax.bar_label(cont, labels=labels, fontsize=fontsize, **kw)
-
-
 def projects_by_level(table: pd.DataFrame) -> plt.Figure:
     """Stacked bars: projects per year and level, one panel per delivery mode.
 
@@ -86,7 +80,8 @@ def disciplines_per_year(table: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(WIDTH * 0.6, 6 * CM))
     long = table.rename(columns=MODE_LABELS).reset_index().melt(id_vars="year", var_name="mode", value_name="disciplines")
     sns.barplot(long, x="year", y="disciplines", hue="mode", palette=[MODE_COLORS[m] for m in MODES], ax=ax, width=0.7)
-    _bar_labels(ax)
+    for cont in ax.containers:
+        ax.bar_label(cont, labels=[f"{v:,.0f}" for v in cont.datavalues], fontsize=7)
     ax.set_xlabel("Year")
     ax.set_ylabel("Disciplines with projects")
     ax.legend(title="", frameon=False, loc="upper left")
@@ -121,19 +116,6 @@ def title_mix(long: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def learners_by_mode(table: pd.DataFrame) -> plt.Figure:
-    """Grouped bars: learners per year and delivery mode."""
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.6, 6 * CM))
-    long = table.rename(columns=MODE_LABELS).reset_index().melt(id_vars="year", var_name="mode", value_name="learners")
-    sns.barplot(long, x="year", y="learners", hue="mode", palette=[MODE_COLORS[m] for m in MODES], ax=ax, width=0.7)
-    _bar_labels(ax)
-    ax.set_xlabel("Year")
-    ax.set_ylabel("Learners (enrolments)")
-    ax.legend(title="", frameon=False, loc="upper left")
-    fig.tight_layout()
-    return fig
-
-
 def live_share_by_title(share: pd.DataFrame) -> plt.Figure:
     """Point-range plot: share of each title's learners in live projects, per year, with 95% CI.
 
@@ -155,41 +137,6 @@ def live_share_by_title(share: pd.DataFrame) -> plt.Figure:
     ax.legend(title="Title", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
-
-
-def residual_heatmap(adjusted: pd.DataFrame, title: str = "") -> plt.Figure:
-    """Adjusted (Haberman) residuals of a mode x title table; |value| > 1.96 at the 5% level."""
-    t = adjusted.copy()
-    t.index = [MODE_LABELS.get(str(i), str(i)) for i in t.index]
-    t.columns = [GRADE_LABELS.get(str(c), str(c)) for c in t.columns]
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.55, 4 * CM))
-    lim = max(2.0, float(np.abs(t.to_numpy()).max()))
-    sns.heatmap(t, annot=True, fmt=".2f", cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, ax=ax,
-                cbar_kws={"label": "Adjusted residual"}, annot_kws={"fontsize": 8})
-    ax.set_title(title)
-    ax.set_ylabel("")
-    ax.tick_params(axis="y", rotation=0)
-    fig.tight_layout()
-    return fig
-
-
-def yearly_counts(table: pd.DataFrame, ylabel: str) -> plt.Figure:
-    """Lines: a yearly count per series (columns), markers annotated."""
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.6, 6 * CM))
-    for col in table.columns:
-        color = MODE_COLORS.get(col)
-        ax.plot(table.index.astype(str), table[col], marker="o", label=MODE_LABELS.get(col, str(col)), color=color)
-        for x, v in zip(table.index.astype(str), table[col]):
-            ax.annotate(f"{v:,.0f}", (x, v), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
-    ax.set_xlabel("Year")
-    ax.set_ylabel(ylabel)
-    ax.legend(frameon=False)
-    ax.set_ylim(bottom=0)
-    fig.tight_layout()
-    return fig
-
-
-apply_style()
 
 
 def fan_chart(trends: dict, names: list[str], ylabel: str, log: bool = True) -> plt.Figure:

@@ -91,10 +91,6 @@ def text(*paragraphs: str, kind: str | None = None) -> None:
     _display(f'<div class="{cls}">{body}</div>')
 
 
-def bullets(items) -> None:
-    _display('<ul class="cme-text">' + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
-
-
 def _formats(frame: pd.DataFrame) -> dict:
     fmts = {}
     for col in frame.columns:

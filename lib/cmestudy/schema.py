@@ -79,10 +79,6 @@ class Codebook:
                 out.setdefault(normalise_label(s), code)
         return out
 
-    def code(self, kind: str, value) -> str | None:
-        """The code of ``value`` for the coded column ``kind``, or None if unknown."""
-        return self.value_lookup(kind).get(normalise_label(value))
-
     def label(self, kind: str, code: str) -> str:
         return self.labels.get(kind, {}).get(code, str(code))
 

@@ -22,6 +22,15 @@ from . import describe, stats
 from .schema import GRADES, LEVELS, MODES, load_codebook
 
 
+def _live_by_year(learners: pd.DataFrame, years):
+    """For all titles and each grade: (label, table of learners by year x mode)."""
+    groups = [("all titles", list(GRADES) + ["unknown"])] + [(g, [g]) for g in GRADES]
+    for label, grades in groups:
+        sub = learners[learners.grade.isin(grades) & learners.year.isin(years)]
+        yield label, (sub.groupby(["year", "mode"], observed=False).learners.sum().unstack("mode")
+                      .reindex(index=years, columns=list(MODES)).fillna(0))
+
+
 def live_share_trend(learners: pd.DataFrame, years, variance: str = "N") -> pd.DataFrame:
     """Cochran-Armitage trend test of the live share across years, overall and per title grade.
 
@@ -30,10 +39,7 @@ def live_share_trend(learners: pd.DataFrame, years, variance: str = "N") -> pd.D
     """
     years = [int(y) for y in years]
     rows = []
-    groups = [("all titles", list(GRADES) + ["unknown"])] + [(g, [g]) for g in GRADES]
-    for label, grades in groups:
-        sub = learners[learners.grade.isin(grades) & learners.year.isin(years)]
-        by = sub.groupby(["year", "mode"], observed=False).learners.sum().unstack("mode").reindex(index=years, columns=list(MODES)).fillna(0)
+    for label, by in _live_by_year(learners, years):
         live = by["live"].to_numpy()
         total = by.sum(axis=1).to_numpy()
         if np.any(total == 0):
@@ -49,11 +55,6 @@ def live_share_trend(learners: pd.DataFrame, years, variance: str = "N") -> pd.D
         row.update({"z": res.z, "χ² (trend)": res.statistic, "p": res.pvalue})
         rows.append(row)
     return pd.DataFrame(rows).set_index("group")
-
-
-def growth(table: pd.DataFrame) -> pd.DataFrame:
-    """Year-on-year change (%) of each column of a year-indexed table of counts."""
-    return 100 * table.astype(float).pct_change()
 
 
 def yearly_overview(projects: pd.DataFrame, learners: pd.DataFrame, years) -> pd.DataFrame:
@@ -72,10 +73,7 @@ def live_share_changes(learners: pd.DataFrame, years, confidence: float = 0.95) 
     """
     years = [int(y) for y in years]
     rows = []
-    groups = [("all titles", list(GRADES) + ["unknown"])] + [(g, [g]) for g in GRADES]
-    for label, grades in groups:
-        sub = learners[learners.grade.isin(grades) & learners.year.isin(years)]
-        by = sub.groupby(["year", "mode"], observed=False).learners.sum().unstack("mode").reindex(index=years, columns=list(MODES)).fillna(0)
+    for label, by in _live_by_year(learners, years):
         for a, b in zip(years, years[1:]):
             n1, n2 = by.loc[a].sum(), by.loc[b].sum()
             if n1 == 0 or n2 == 0:
