@@ -71,3 +71,13 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in readme and "make report" in readme
     assert "make test" in ci
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter_with_its_help(path, caplog):
+    import papermill
+
+    params = papermill.inspect_notebook(str(path))
+    assert set(params) == {"raw_dir", "processed_dir", "output_dir", "years", "alpha", "adjust", "engine", "scheduler"}
+    assert all(p["help"] for p in params.values()), [n for n, p in params.items() if not p["help"]]
+    assert "Unable to parse" not in caplog.text
