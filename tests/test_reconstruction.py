@@ -96,3 +96,13 @@ def test_matches_uses_the_published_precision():
     assert published.matches(18.2844, 18.284, 3)
     assert not published.matches(18.2846, 18.284, 3)
     assert published.matches(40366, 40366, 0) and not published.matches(40367, 40366, 0)
+
+
+def test_comparison_tables_split_figures_and_statements(study):
+    comparison = published.compare(published.load(RAW), study)
+    figures = published.comparison_table(comparison)
+    claims = published.comparison_table(comparison, "claims")
+    assert len(figures) == 11 and len(claims) == 5
+    chi2 = figures.index.str.startswith("chi2")
+    assert chi2.sum() == 9 and figures.loc[chi2, "reported p"].str.startswith("consistent").all()
+    assert claims["holds"].all()

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true",
                    help="execute every notebook, even those whose inputs, parameters and code are unchanged")
     r.add_argument("--jobs", type=int, default=3, metavar="N",
-                   help="notebooks 03-05 run up to N at a time (default: 3; 1 runs them one by one)")
+                   help="notebooks 03-05 run up to N at a time, each with its progress bar (default: 3; 1 runs them one by one)")
 
     v = sub.add_parser("validate", help="check raw exports and list every problem",
                        description="Read every CSV/Excel file under --raw, check it against the codebook and "

@@ -80,7 +80,7 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool) -> Path:
+def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool, position: int = 0) -> Path:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -89,7 +89,8 @@ def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool) -> Path
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(str(src), str(dst), parameters=cfg.parameters(), kernel_name=kernel,
-                            progress_bar=progress, cwd=str(Path(cfg.notebooks_dir)), log_output=False,
+                            progress_bar={"desc": name, "position": position, "leave": True} if progress else False,
+                            cwd=str(Path(cfg.notebooks_dir)), log_output=False,
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as exc:
         raise NotebookFailed(name, exc.exec_count, exc.ename, exc.evalue, exc.source or "", dst) from None
@@ -105,7 +106,7 @@ def execute(cfg: RunConfig) -> tuple[list[Path], int]:
     """Execute the notebooks whose inputs changed; returns (executed copies, number run).
 
     Notebooks run in order; those in :data:`PARALLEL` run side by side (``cfg.jobs`` at a
-    time) once the cleaning is done. With ``cfg.force`` every notebook runs. Raises
+    time) once the cleaning is done, each with its own per-cell progress bar. With ``cfg.force`` every notebook runs. Raises
     :class:`NotebookFailed` on the first failure (the others of a parallel group finish).
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -156,7 +157,8 @@ def execute(cfg: RunConfig) -> tuple[list[Path], int]:
                 log(f"[{', '.join(str(names.index(n) + 1) for n, _ in todo)}/{total}] "
                     f"{', '.join(n for n, _ in todo)} (in parallel)")
                 with ThreadPoolExecutor(max_workers=min(cfg.jobs, len(todo))) as pool:
-                    futures = {n: pool.submit(_execute_one, cfg, n, kernel, False) for n, _ in todo}
+                    futures = {n: pool.submit(_execute_one, cfg, n, kernel, cfg.progress, k)
+                               for k, (n, _) in enumerate(todo)}
                     failure = None
                     for (n, f) in todo:
                         try:

@@ -116,8 +116,20 @@ def compare(published: Published, study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
-    """The comparison as the report shows it: what, published, reproduced, match, reported-p check, source."""
-    cols = {"what": "figure", "published": "published", "reproduced": "reproduced", "match": "match",
-            "reported_p_check": "reported p", "source": "where in the abstract"}
-    return comparison.set_index("figure")[list(cols)].rename(columns=cols).rename_axis("id")
+def comparison_table(comparison: pd.DataFrame, kind: str = "figures") -> pd.DataFrame:
+    """The comparison as the report shows it.
+
+    ``kind="figures"``: the published numbers (totals, chi-squares) with the reported-p check;
+    ``kind="claims"``: the statements of the abstract, true or not on the reproduced data.
+    """
+    claims = comparison["published"].eq("yes")
+    if kind == "figures":
+        cols = {"what": "figure", "published": "published", "reproduced": "reproduced", "match": "match",
+                "reported_p_check": "reported p"}
+        rows = comparison[~claims]
+    elif kind == "claims":
+        cols = {"what": "statement", "reproduced": "reproduced", "match": "holds"}
+        rows = comparison[claims]
+    else:
+        raise ValueError(f"kind must be 'figures' or 'claims'; got {kind!r}")
+    return rows.set_index("figure")[list(cols)].rename(columns=cols).rename_axis("id")

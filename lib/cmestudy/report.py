@@ -141,8 +141,11 @@ def table_html(frame: pd.DataFrame, caption: str, note: str | None = None, forma
 
 
 def show(frame: pd.DataFrame | pd.Series, caption: str, note: str | None = None, name: str | None = None,
-         formats: dict | None = None, row_formats: dict | None = None) -> None:
-    """Display a table with its caption (and note); save it as CSV under ``OUTPUT/tables/``."""
+         formats: dict | None = None, row_formats: dict | None = None, csv_only: bool = False) -> None:
+    """Display a table with its caption (and note); save it as CSV under ``OUTPUT/tables/``.
+
+    ``csv_only`` saves the CSV without displaying the table (for detail kept out of the report).
+    """
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
     out = _STATE.get("output_dir")
@@ -151,7 +154,8 @@ def show(frame: pd.DataFrame | pd.Series, caption: str, note: str | None = None,
         if isinstance(flat.columns, pd.MultiIndex):
             flat.columns = [" ".join(str(c) for c in col if str(c)) for col in flat.columns]
         write_csv(out / "tables" / f"{name or slug(caption)}.csv", flat.reset_index())
-    _display(table_html(frame, caption, note, formats, row_formats))
+    if not csv_only:
+        _display(table_html(frame, caption, note, formats, row_formats))
 
 
 def figure(fig, caption: str, name: str | None = None) -> None:
