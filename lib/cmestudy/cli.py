@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how enrolment exports are ingested and aggregated: pandas in memory (default), or "
                         "dask.dataframe in blocks, for exports larger than memory or a directory of partitions")
     r.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="with --engine dask: address of an existing Dask cluster (e.g. tcp://10.0.0.5:8786); "
+                   help="with --engine dask: address of an existing Dask cluster (e.g. tcp://scheduler-host:8786); "
                         "default: threads on this machine")
     r.add_argument("--force", action="store_true",
                    help="execute every notebook, even those whose inputs, parameters and code are unchanged")
