@@ -50,17 +50,15 @@ def _problem(frame: pd.DataFrame, idx, column: str, expected: str, header: str |
 
 
 def _code_column(frame, column, kind, codebook, problems, allowed):
-    lookup = codebook.value_lookup(kind)
-    from .schema import normalise_label
-
-    coded = frame[column].map(lambda v: lookup.get(normalise_label(v)))
+    coded = codebook.code_values(kind, frame[column])
     for idx in frame.index[coded.isna()]:
         accepted = "; ".join(f"{c}: {', '.join(codebook.values[kind][c][:4])}" for c in allowed)
         problems.append(_problem(frame, idx, column, f"a {column} from the codebook ({accepted})"))
     return coded
 
 
-def clean_projects(projects: pd.DataFrame, years, codebook: Codebook) -> tuple[pd.DataFrame, list[DataProblem]]:
+def clean_projects(projects: pd.DataFrame, years, codebook: Codebook) -> tuple[pd.DataFrame, list[DataProblem], pd.DataFrame]:
+    """Code and check the register. Returns (projects, fatal problems, quarantine notes)."""
     problems: list[DataProblem] = []
     p = projects.copy()
     for c in PROJECT_COLUMNS:
@@ -90,10 +88,7 @@ def clean_projects(projects: pd.DataFrame, years, codebook: Codebook) -> tuple[p
     discipline = p["discipline"]
     notes = pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if codebook.values.get("discipline"):
-        lookup = codebook.value_lookup("discipline")
-        from .schema import normalise_label
-
-        coded = p["discipline"].map(lambda v: lookup.get(normalise_label(v)))
+        coded = codebook.code_values("discipline", p["discipline"])
         unknown = coded.isna() & p["discipline"].ne("")
         notes = pd.DataFrame({"file": p.loc[unknown, "_file"], "row": p.loc[unknown, "_row"],
                               "project_id": p.loc[unknown, "project_id"], "column": "discipline",
@@ -120,8 +115,7 @@ def clean_projects(projects: pd.DataFrame, years, codebook: Codebook) -> tuple[p
         "start_date": start.dt.date.astype("string") if start.notna().any() else pd.Series(pd.NA, index=p.index, dtype="string"),
         "hours": hours.astype("Float64"),
     })
-    out.attrs["notes"] = notes
-    return out.sort_values(["year", "project_id"], kind="stable").reset_index(drop=True), problems
+    return out.sort_values(["year", "project_id"], kind="stable").reset_index(drop=True), problems, notes
 
 
 def clean_counts(counts: pd.DataFrame, register: set[str]) -> tuple[pd.DataFrame, list[DataProblem]]:
@@ -154,12 +148,7 @@ def clean_enrolments(enrolments: pd.DataFrame, register: set[str], codebook: Cod
     if "learner_key" not in e.columns:
         e["learner_key"] = pd.NA
     e["professional_title"] = e["professional_title"].fillna("").astype(str)
-    lookup = codebook.value_lookup("title_grade")
-    from .schema import normalise_label
-
-    uniq = e["professional_title"].unique()
-    grade_of = {t: lookup.get(normalise_label(t), "unknown") for t in uniq}
-    e["grade"] = e["professional_title"].map(grade_of)
+    e["grade"] = codebook.code_values("title_grade", e["professional_title"], default="unknown")
     quarantine = []
 
     def q(mask, column, reason, action):
@@ -190,8 +179,7 @@ def clean_enrolments(enrolments: pd.DataFrame, register: set[str], codebook: Cod
 def clean(ingested: Ingested, years=(2021, 2022, 2023), codebook: Codebook | None = None) -> Cleaned:
     """Clean the ingested tables; raise :class:`DataError` with every fatal problem."""
     codebook = codebook or load_codebook()
-    projects, problems = clean_projects(ingested.projects, years, codebook)
-    project_notes = projects.attrs.pop("notes", pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    projects, problems, project_notes = clean_projects(ingested.projects, years, codebook)
     register = set(projects["project_id"].dropna())
     counts_long, count_problems = clean_counts(ingested.counts, register)
     problems += count_problems

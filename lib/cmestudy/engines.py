@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .schema import GRADES_WITH_UNKNOWN, Codebook, normalise_label
+from .schema import GRADES_WITH_UNKNOWN, Codebook
 
 
 @dataclass
@@ -36,17 +36,14 @@ class CsvSource:
     columns: dict[str, str]  # canonical -> header in the file
 
 
-def _grade_partition(part: pd.DataFrame, lookup: dict, spec, key: bytes) -> pd.DataFrame:
+def _grade_partition(part: pd.DataFrame, codebook: Codebook, key: bytes) -> pd.DataFrame:
     from .reading import deidentify
 
     part = part.fillna("").astype(str)
     for c in part.columns:
         part[c] = part[c].str.strip()
-    out = deidentify(part, spec, key)
-    titles = out["professional_title"]
-    uniq = titles.unique()
-    grade_of = {t: lookup.get(normalise_label(t), "unknown") for t in uniq}
-    out["grade"] = titles.map(grade_of)
+    out = deidentify(part, codebook.tables["enrolments"], key)
+    out["grade"] = codebook.code_values("title_grade", out["professional_title"], default="unknown")
     return out[["project_id", "learner_key", "professional_title", "grade"]].astype(str)
 
 
@@ -59,8 +56,6 @@ def enrolment_counts_dask(sources: list[CsvSource], codebook: Codebook, key: byt
     import dask
     import dask.dataframe as dd
 
-    spec = codebook.tables["enrolments"]
-    lookup = codebook.value_lookup("title_grade")
     frames = []
     for s in sources:
         rename = {header: canon for canon, header in s.columns.items()}
@@ -70,7 +65,7 @@ def enrolment_counts_dask(sources: list[CsvSource], codebook: Codebook, key: byt
         frames.append(df.rename(columns=rename))
     df = dd.concat(frames) if len(frames) > 1 else frames[0]
     meta = pd.DataFrame({c: pd.Series(dtype=str) for c in ["project_id", "learner_key", "professional_title", "grade"]})
-    graded = df.map_partitions(_grade_partition, lookup, spec, key, meta=meta)
+    graded = df.map_partitions(_grade_partition, codebook, key, meta=meta)
     known = graded["project_id"].isin(sorted(register))
     orphans = graded[~known]
     kept = graded[known]

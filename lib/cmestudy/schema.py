@@ -79,6 +79,15 @@ class Codebook:
                 out.setdefault(normalise_label(s), code)
         return out
 
+    def code_values(self, kind: str, values: "pd.Series", default: str | None = None) -> "pd.Series":
+        """Code every value of a column by the codebook (each distinct value looked up once).
+
+        Values the codebook does not know become ``default`` (None: missing).
+        """
+        lookup = self.value_lookup(kind)
+        distinct = values.dropna().unique()
+        return values.map({v: lookup.get(normalise_label(v), default) for v in distinct})
+
     def label(self, kind: str, code: str) -> str:
         return self.labels.get(kind, {}).get(code, str(code))
 
