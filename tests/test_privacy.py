@@ -90,7 +90,10 @@ def test_learners_were_linked_not_lost(pii_run):
     assert learners["learners"].sum() == 93
     enrol = pd.read_parquet(out / "processed" / "ingest" / "enrolments.parquet")
     assert set(enrol.columns) == {"project_id", "professional_title", "learner_key", "_file", "_row"}
-    assert enrol["learner_key"].str.fullmatch(r"[0-9a-f]{32}").all()
+    keys = enrol["learner_key"]
+    assert keys.notna().all() and keys.astype(str).str.fullmatch(r"[0-9a-f]{16}").all()
+    # one key per learner, the same in the CSV and the Excel file
+    assert keys.nunique() == len({learner for _, learner, _ in enrolments()})
 
 
 def test_data_strings_are_escaped_in_the_report_and_defused_in_csv(pii_run):

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .columnar import duplicated_pairs
 from .fileio import write_csv, write_json, write_parquet
 from .problems import DataError, DataProblem
 from .reading import Ingested
@@ -142,36 +143,56 @@ def clean_counts(counts: pd.DataFrame, register: set[str]) -> tuple[pd.DataFrame
     return long, problems
 
 
+def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes and categories of a column (strings are encoded first; missing -> -1)."""
+    cat = column.array if isinstance(column.dtype, pd.CategoricalDtype) else pd.Categorical(column)
+    return np.asarray(cat.codes), cat.categories
+
+
 def clean_enrolments(enrolments: pd.DataFrame, register: set[str], codebook: Codebook) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Grade titles, exclude orphans and duplicates. Returns (long counts, quarantine)."""
-    e = enrolments.copy()
-    if "learner_key" not in e.columns:
-        e["learner_key"] = pd.NA
-    e["professional_title"] = e["professional_title"].fillna("").astype(str)
-    e["grade"] = codebook.code_values("title_grade", e["professional_title"], default="unknown")
+    """Grade titles, exclude orphans and repeated enrolments. Returns (long counts, quarantine).
+
+    Works on the codes of the column-encoded table, so ten million rows take about a second:
+    each distinct title is graded once and each distinct project id looked up once.
+    """
+    e = enrolments
+    n = len(e)
+    pcode, projects = _codes(e["project_id"])
+    tcode, titles = _codes(e["professional_title"].fillna("") if not isinstance(e["professional_title"].dtype, pd.CategoricalDtype)
+                           else e["professional_title"])
+    kcode = _codes(e["learner_key"])[0] if "learner_key" in e.columns else np.full(n, -1, np.int8)
+    title_grade = codebook.code_values("title_grade", pd.Series(titles.astype(str), dtype=object), default="unknown")
+    grade_code = pd.Categorical(title_grade, categories=GRADES_WITH_UNKNOWN).codes.astype(np.int8)
+    grade = np.append(grade_code, GRADES_WITH_UNKNOWN.index("unknown"))[tcode]  # a missing title (-1) is unknown
+    orphan = ~np.append(projects.astype(str).isin(register), False)[pcode]
+    dup = np.zeros(n, bool)
+    keyed = (kcode >= 0) & ~orphan
+    keyed = slice(None) if keyed.all() else np.flatnonzero(keyed)
+    dup[keyed] = duplicated_pairs(pcode[keyed], kcode[keyed])
+    unknown = (grade == GRADES_WITH_UNKNOWN.index("unknown")) & ~orphan & ~dup
     quarantine = []
 
     def q(mask, column, reason, action):
-        sub = e.loc[mask]
+        rows = np.flatnonzero(mask)
+        if not len(rows):
+            return
+        sub = e.iloc[rows]
         quarantine.append(pd.DataFrame({
-            "file": sub["_file"], "row": sub["_row"], "project_id": sub["project_id"], "column": column,
-            "value": sub[column].astype(str), "reason": reason, "action": action,
+            "file": sub["_file"].astype(str), "row": sub["_row"], "project_id": sub["project_id"].astype(str),
+            "column": column, "value": sub[column].astype(str).fillna(""), "reason": reason, "action": action,
         }))
 
-    orphan = ~e["project_id"].isin(register)
     q(orphan, "project_id", "project id not in the project register", "excluded")
-    has_key = e["learner_key"].notna()
-    pcode = pd.factorize(e["project_id"])[0].astype("int64")
-    lcode = pd.factorize(e["learner_key"])[0].astype("int64")  # -1 where there is no key
-    pair = pd.Series(pcode * (int(lcode.max(initial=0)) + 2) + lcode + 1, index=e.index)
-    dup = has_key & pair.duplicated(keep="first") & ~orphan
     q(dup, "project_id", "the same learner enrolled more than once in this project", "excluded")
-    unknown = e["grade"].eq("unknown") & ~orphan & ~dup
     q(unknown, "professional_title",
       "professional title not in the codebook (or empty)", "kept; graded unknown, excluded from title tests")
-    kept = e.loc[~orphan & ~dup]
-    long = (kept.groupby(["project_id", "grade"], observed=True).size()
-            .rename("learners").reset_index())
+    kept = ~orphan & ~dup
+    n_grades = len(GRADES_WITH_UNKNOWN)
+    cell_type = np.int32 if len(projects) * n_grades < 2**31 else np.int64
+    cells = np.bincount(pcode[kept].astype(cell_type) * n_grades + grade[kept], minlength=len(projects) * n_grades)
+    pid, g = np.divmod(np.flatnonzero(cells), n_grades)
+    long = pd.DataFrame({"project_id": projects.astype(str)[pid], "grade": np.asarray(GRADES_WITH_UNKNOWN, dtype=object)[g],
+                         "learners": cells[cells > 0].astype("int64")})
     quarantine = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     return long, quarantine
 

@@ -44,6 +44,7 @@ def _grade_partition(part: pd.DataFrame, codebook: Codebook, key: bytes) -> pd.D
         part[c] = part[c].str.strip()
     out = deidentify(part, codebook.tables["enrolments"], key)
     out["grade"] = codebook.code_values("title_grade", out["professional_title"], default="unknown")
+    out["learner_key"] = out["learner_key"].astype("string").fillna("")
     return out[["project_id", "learner_key", "professional_title", "grade"]].astype(str)
 
 
@@ -69,8 +70,8 @@ def enrolment_counts_dask(sources: list[CsvSource], codebook: Codebook, key: byt
     known = graded["project_id"].isin(sorted(register))
     orphans = graded[~known]
     kept = graded[known]
-    keyed = kept[kept["learner_key"].ne("<NA>")]
-    unkeyed = kept[kept["learner_key"].eq("<NA>")]
+    keyed = kept[kept["learner_key"].ne("")]
+    unkeyed = kept[kept["learner_key"].eq("")]
     deduped = dd.concat([keyed.drop_duplicates(subset=["project_id", "learner_key"]), unkeyed])
     counts = deduped.groupby(["project_id", "grade"]).size()
     n_rows = graded.shape[0]

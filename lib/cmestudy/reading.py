@@ -11,19 +11,28 @@ that order of trial. Delimiters: comma, tab or semicolon, whichever splits the h
 line into the most fields. Excel: ``.xlsx``/``.xlsm``, the first sheet unless one is named.
 
 Identifying columns (names, ID numbers, phones, e-mails, learner ids) are turned into
-a keyed-hash ``learner_key`` here and dropped: they never leave this module.
+a keyed-hash ``learner_key`` here, file by file, and dropped: they never leave this module.
+
+Enrolment tables come out column-encoded (pandas Categoricals for project id, title and
+learner key, integer row numbers), so ten million rows stay a few hundred megabytes. CSV
+files larger than ``LARGE_FILE_BYTES`` holding enrolments are parsed by Apache Arrow's
+multi-threaded reader straight into such columns (see :mod:`cmestudy.columnar`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import privacy
+from .columnar import Encoded, encode_arrow, encode_series, union_categoricals
 from .fileio import sha256_file
 from .problems import DataError, DataProblem
 from .schema import Codebook, load_codebook, normalise_label
@@ -193,40 +202,65 @@ def read_grid(path: Path, sheet: str | None = None) -> tuple[pd.DataFrame, dict]
     return grid, {"encoding": encoding, "delimiter": delimiter}
 
 
-def read_csv_arrow(path: Path) -> tuple[pd.DataFrame, dict]:
-    """Large CSV files: the same grid of strings, parsed by Apache Arrow's multi-threaded reader.
+@dataclass
+class CsvHead:
+    """How a CSV file is read, as found from its first 64 KiB."""
 
-    Encoding and delimiter are detected on the first 64 KiB as for small files; cells are kept
-    as Arrow-backed strings, so ten million rows fit in a few hundred megabytes.
-    """
+    encoding: str
+    delimiter: str
+    width: int  # fields in the widest of the first rows
+    grid: pd.DataFrame  # the first rows as strings
+
+
+def read_csv_head(path: Path) -> CsvHead:
+    """Detect encoding, delimiter and width from the first 64 KiB, and parse its first rows."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    cut = head.rfind(b"\n")  # cut at the last newline so a multi-byte character is not split
+    text, encoding = decode(head[: cut + 1] if cut > 0 else head, path.name)
+    delimiter = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text.replace("\r\n", "\n")), delimiter=delimiter)
+    rows = [r for _, r in zip(range(HEADER_SCAN_ROWS), reader)]
+    width = max((len(r) for r in rows if any(c.strip() for c in r)), default=0)
+    grid = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+    if encoding == "utf-8-sig" and len(grid):
+        grid.iloc[0, 0] = str(grid.iloc[0, 0]).lstrip("\ufeff")
+    return CsvHead(encoding, delimiter, width, grid)
+
+
+def read_csv_table(path: Path, head: CsvHead, skip_rows: int = 0):
+    """Parse a CSV file with Apache Arrow's multi-threaded reader: every cell a string, no nulls,
+    columns ``c0``, ``c1``, ...; the first ``skip_rows`` rows are skipped."""
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    # cut at the last newline so a multi-byte character is not split
-    cut = head.rfind(b"\n")
-    head_text, encoding = decode(head[: cut + 1] if cut > 0 else head, path.name)
-    delimiter = sniff_delimiter(head_text)
-    width = max(len(next(csv.reader([ln], delimiter=delimiter))) for ln in head_text.splitlines()[:HEADER_SCAN_ROWS] if ln.strip())
-    names = [f"c{i}" for i in range(width)]
+    names = [f"c{i}" for i in range(head.width)]
+    encoding = "utf8" if head.encoding.startswith("utf-8") else head.encoding
     try:
-        table = pacsv.read_csv(
+        return pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(column_names=names, encoding="utf8" if encoding.startswith("utf-8") else encoding,
-                                           block_size=16 << 20, skip_rows=0),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False),
+            read_options=pacsv.ReadOptions(column_names=names, encoding=encoding, block_size=16 << 20, skip_rows=skip_rows),
+            parse_options=pacsv.ParseOptions(delimiter=head.delimiter, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                                                  quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise DataError([DataProblem(path.name, None, None, None, f"well-formed CSV with {width} columns per row ({exc})")],
+        raise DataError([DataProblem(path.name, None, None, None, f"well-formed CSV with {head.width} columns per row ({exc})")],
                         headline=f"{path.name}: cannot parse") from None
-    grid = table.to_pandas(types_mapper=pd.ArrowDtype)
-    grid.columns = range(width)
-    if encoding == "utf-8-sig":
+
+
+def read_csv_arrow(path: Path) -> tuple[pd.DataFrame, dict]:
+    """Large CSV files: the same grid of strings as for small files, parsed by Arrow.
+
+    Encoding and delimiter are detected on the first 64 KiB as for small files; cells are kept
+    as Arrow-backed strings.
+    """
+    head = read_csv_head(path)
+    grid = read_csv_table(path, head).to_pandas(types_mapper=pd.ArrowDtype)
+    grid.columns = range(head.width)
+    if head.encoding == "utf-8-sig":
         grid.iloc[0, 0] = str(grid.iloc[0, 0]).lstrip("\ufeff")
-    return grid, {"encoding": encoding, "delimiter": delimiter}
+    return grid, {"encoding": head.encoding, "delimiter": head.delimiter}
 
 
 def _cell_to_str(v) -> str:
@@ -264,8 +298,33 @@ def find_header(grid: pd.DataFrame, codebook: Codebook) -> tuple[int, str | None
     return best[0], best[1], best[2]
 
 
-def read_raw_file(path: Path, codebook: Codebook, sheet: str | None = None) -> tuple[RawFile, pd.DataFrame | None]:
-    """Read one file into its canonical table (strings), or report it as not recognised."""
+def _column_problems(name: str, h: int, kind: str, spec, mapping: dict[str, int]) -> list[DataProblem]:
+    return [
+        DataProblem(name, h + 1, None, None,
+                    f"a column {c!r} for the {kind} table (headers accepted: {', '.join((c,) + spec.columns[c].aliases)})")
+        for c in spec.required if c not in mapping
+    ]
+
+
+def _empty_problems(name: str, raw: RawFile, spec, empty: dict[str, np.ndarray]) -> list[DataProblem]:
+    """Rows (numbers as in the file) with an empty required id column."""
+    return [DataProblem(name, int(row), raw.columns[canon], "", f"a value in the required column {canon!r} (the row may be truncated)")
+            for canon, rows in empty.items() for row in rows[:MAX_EMPTY_REPORTED]]
+
+
+def read_raw_file(path: Path, codebook: Codebook, sheet: str | None = None,
+                  secret: bytes | Callable[[], bytes] | None = None) -> tuple[RawFile, pd.DataFrame | None]:
+    """Read one file into its canonical table, or report it as not recognised.
+
+    Project registers and counts come out as strings; enrolments come out de-identified and
+    column-encoded (see :func:`enrolment_frame`), with ``secret`` the linkage key (or a
+    function returning it, called only if the file holds identifying columns).
+    """
+    if path.suffix.lower() in CSV_SUFFIXES and path.stat().st_size > LARGE_FILE_BYTES:
+        head = read_csv_head(path)
+        h, kind, mapping = find_header(head.grid, codebook)
+        if kind == "enrolments":
+            return read_enrolments_arrow(path, head, h, mapping, codebook, secret)
     grid, how = read_grid(path, sheet)
     raw = RawFile(path=path, name=path.name, kind=None, rows=0, sha256=sha256_file(path), **how)
     if grid.empty:
@@ -282,59 +341,117 @@ def read_raw_file(path: Path, codebook: Codebook, sheet: str | None = None) -> t
     spec = codebook.tables[kind]
     raw.columns = {canon: header[j] for canon, j in mapping.items()}
     raw.ignored_columns = [c for j, c in enumerate(header) if j not in mapping.values() and c.strip()]
-    missing = [c for c in spec.required if c not in mapping]
-    problems = [
-        DataProblem(path.name, h + 1, None, None,
-                    f"a column {c!r} for the {kind} table (headers accepted: {', '.join((c,) + spec.columns[c].aliases)})")
-        for c in missing
-    ]
+    problems = _column_problems(path.name, h, kind, spec, mapping)
     if raw.rows == 0:
         problems.append(DataProblem(path.name, h + 2, None, None, "at least one data row below the header"))
     if problems:
         raise DataError(problems, headline=f"{path.name}: cannot be read as the {kind} table")
     frame = pd.DataFrame({canon: body.iloc[:, j].astype("string").str.strip() for canon, j in mapping.items()})
-    frame["_file"] = path.name
-    frame["_row"] = body.index.to_numpy() + 1  # grid index is 0-based; Excel rows are 1-based
+    rows = body.index.to_numpy() + 1  # grid index is 0-based; Excel rows are 1-based
     short = [canon for canon in spec.required if spec.columns[canon].type not in ("count", "title")]
-    for canon in short:
-        empty = frame[canon].eq("")
-        for row in frame.loc[empty, "_row"].head(MAX_EMPTY_REPORTED):
-            problems.append(DataProblem(path.name, int(row), raw.columns[canon], "",
-                                        f"a value in the required column {canon!r} (the row may be truncated)"))
+    problems = _empty_problems(path.name, raw, spec, {c: rows[frame[c].eq("").to_numpy()] for c in short})
     if problems:
         raise DataError(problems, headline=f"{path.name}: required values missing")
+    if kind == "enrolments":
+        return raw, enrolment_frame({c: encode_series(frame[c]) for c in mapping}, rows, spec, secret)
+    frame["_file"] = path.name
+    frame["_row"] = rows
     return raw, frame.reset_index(drop=True)
 
 
-def deidentify(enrolments: pd.DataFrame, spec, key: bytes) -> pd.DataFrame:
-    """Replace identifying columns by ``learner_key``, a keyed hash (see :mod:`privacy`).
+def read_enrolments_arrow(path: Path, head: CsvHead, h: int, mapping: dict[str, int], codebook: Codebook,
+                          secret) -> tuple[RawFile, pd.DataFrame]:
+    """A large enrolment CSV, parsed by Arrow and encoded column by column (never as Python strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    The identity used is the learner id when given, else the national ID number, else
-    name with phone or e-mail. Rows with none of them get no key (and cannot be
-    de-duplicated).
-    """
-    ident_cols = [c for c in spec.identifying if c in enrolments.columns]
-    out = enrolments.drop(columns=ident_cols)
-    if not ident_cols:
-        out["learner_key"] = pd.NA
-        return out
-    parts = pd.Series("", index=enrolments.index, dtype="string[pyarrow]")
-    chosen = pd.Series(False, index=enrolments.index)
-    for fields in (("learner_id",), ("id_number",), ("name", "phone"), ("name", "email"), ("phone",), ("email",)):
-        if not all(f in enrolments.columns for f in fields):
-            continue
-        vals = [enrolments[f].fillna("").astype("string[pyarrow]").str.strip() for f in fields]
-        ok = ~chosen
-        for v in vals:
-            ok &= v.ne("")
-        if ok.any():
-            text = fields[0] + "=" + vals[0]
-            for f, v in zip(fields[1:], vals[1:]):
-                text = text + f"|{f}=" + v
-            parts = parts.where(~ok, text)
-            chosen |= ok
-    keys = privacy.keyed_hash(parts, key)
-    out["learner_key"] = keys.where(chosen.to_numpy(), pd.NA)
+    spec = codebook.tables["enrolments"]
+    header = [str(c) for c in head.grid.iloc[h].tolist()]
+    raw = RawFile(path=path, name=path.name, kind="enrolments", rows=0, sha256="", encoding=head.encoding,
+                  delimiter=head.delimiter, header_row=h + 1, columns={canon: header[j] for canon, j in mapping.items()},
+                  ignored_columns=[c for j, c in enumerate(header) if j not in mapping.values() and c.strip()])
+    problems = _column_problems(path.name, h, "enrolments", spec, mapping)
+    if problems:
+        raise DataError(problems, headline=f"{path.name}: cannot be read as the enrolments table")
+    with ThreadPoolExecutor(1) as pool:  # checksum while Arrow parses (both release the GIL)
+        checksum = pool.submit(sha256_file, path)
+        table = read_csv_table(path, head, skip_rows=h + 1)
+        raw.sha256 = checksum.result()
+    with ThreadPoolExecutor(len(mapping)) as pool:  # columns side by side: Arrow and NumPy release the GIL
+        cols = dict(zip(mapping, pool.map(lambda j: encode_arrow(table.column(j)), mapping.values())))
+    rows = np.arange(table.num_rows, dtype=np.int64) + h + 2  # the header is row h + 1
+    # A blank row (every cell empty or white space) has an empty project id: only those rows are checked.
+    candidates = np.flatnonzero(~cols["project_id"].nonempty())
+    if len(candidates):
+        blank = np.ones(len(candidates), bool)
+        for col in table.columns:
+            cells = col.take(pa.array(candidates))
+            blank &= pc.or_(pc.equal(pc.utf8_length(cells), 0), pc.utf8_is_space(cells)).to_numpy(zero_copy_only=False)
+        if blank.any():
+            keep = np.ones(len(rows), bool)
+            keep[candidates[blank]] = False
+            rows = rows[keep]
+            cols = {canon: c.take(keep) for canon, c in cols.items()}
+    del table
+    raw.rows = len(rows)
+    if raw.rows == 0:
+        raise DataError([DataProblem(path.name, h + 2, None, None, "at least one data row below the header")],
+                        headline=f"{path.name}: cannot be read as the enrolments table")
+    problems = _empty_problems(path.name, raw, spec, {"project_id": rows[~cols["project_id"].nonempty()]})
+    if problems:
+        raise DataError(problems, headline=f"{path.name}: required values missing")
+    return raw, enrolment_frame(cols, rows, spec, secret)
+
+
+def enrolment_frame(cols: dict[str, Encoded], rows: np.ndarray, spec, secret) -> pd.DataFrame:
+    """The de-identified enrolment table of one file: project id, professional title and
+    ``learner_key`` (Categoricals) and the row number in the file. Identifying columns are
+    used for the key (see :func:`privacy.pseudonymise`) and go no further."""
+    ident = {c: cols[c] for c in spec.identifying if c in cols}
+    n = len(rows)
+    if ident:
+        key = privacy.pseudonymise(ident, n, _resolve(secret))
+    else:
+        key = pd.Categorical.from_codes(np.full(n, -1, np.int64), dtype=privacy.KEY_DTYPE)
+    return pd.DataFrame({
+        "project_id": cols["project_id"].categorical(),
+        "professional_title": cols["professional_title"].categorical(),
+        "learner_key": key,
+        "_row": np.asarray(rows, dtype=np.int64),
+    })
+
+
+def _resolve(secret) -> bytes:
+    if callable(secret):
+        return secret()
+    return secret if secret is not None else privacy.load_or_create_key()
+
+
+def deidentify(enrolments: pd.DataFrame, spec, key: bytes) -> pd.DataFrame:
+    """Replace the identifying columns of a table of strings by ``learner_key`` (a keyed hash,
+    see :mod:`privacy`); rows with no identity get no key (and cannot be de-duplicated)."""
+    ident = [c for c in spec.identifying if c in enrolments.columns]
+    out = enrolments.drop(columns=ident)
+    out["learner_key"] = privacy.pseudonymise({c: encode_series(enrolments[c]) for c in ident}, len(enrolments), key)
+    return out
+
+
+ENROLMENT_COLUMNS = ("project_id", "professional_title", "learner_key", "_file")
+
+
+def empty_enrolments() -> pd.DataFrame:
+    text = pd.CategoricalDtype(pd.Index([], dtype="string"))
+    return pd.DataFrame({"project_id": pd.Series(dtype=text), "professional_title": pd.Series(dtype=text),
+                         "learner_key": pd.Series(dtype=privacy.KEY_DTYPE), "_file": pd.Series(dtype=text),
+                         "_row": pd.Series(dtype="int64")})
+
+
+def stack_enrolments(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack the enrolment tables of several files (their categories differ file by file)."""
+    if not frames:
+        return empty_enrolments()
+    out = pd.DataFrame({c: union_categoricals([f[c] for f in frames]) for c in ENROLMENT_COLUMNS})
+    out["_row"] = np.concatenate([f["_row"].to_numpy() for f in frames])
     return out
 
 
@@ -342,31 +459,27 @@ def sniff_csv(path: Path, codebook: Codebook):
     """Recognise a CSV file from its first 64 KiB: (table, CsvSource) without reading it whole."""
     from .engines import CsvSource
 
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    cut = head.rfind(b"\n")
-    text, encoding = decode(head[: cut + 1] if cut > 0 else head, path.name)
-    delimiter = sniff_delimiter(text)
-    rows = list(csv.reader(io.StringIO(text.replace("\r\n", "\n")), delimiter=delimiter))[:HEADER_SCAN_ROWS]
-    width = max((len(r) for r in rows), default=0)
-    grid = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
-    h, kind, mapping = find_header(grid, codebook)
-    header = [str(c) for c in grid.iloc[h].tolist()] if kind else []
-    return kind, CsvSource(path, path.name, encoding, delimiter, h + 1, {c: header[j] for c, j in mapping.items()})
+    head = read_csv_head(path)
+    h, kind, mapping = find_header(head.grid, codebook)
+    header = [str(c) for c in head.grid.iloc[h].tolist()] if kind else []
+    return kind, CsvSource(path, path.name, head.encoding, head.delimiter, h + 1, {c: header[j] for c, j in mapping.items()})
 
 
 def read_raw_dir(raw_dir, key: bytes | None = None, engine: str = "pandas", scheduler: str | None = None) -> Ingested:
     """Read every data file under ``raw_dir`` into de-identified canonical tables.
 
-    ``engine="dask"`` reads enrolment CSV files with dask.dataframe and turns them into
-    aggregated counts at once (see :mod:`cmestudy.engines`); ``scheduler`` is the address
-    of a Dask cluster. Raises :class:`DataError` listing every file that cannot be read.
+    ``key`` is the linkage secret (default: :func:`privacy.load_or_create_key`, read only if
+    some file holds identifying columns). ``engine="dask"`` reads enrolment CSV files with
+    dask.dataframe and turns them into aggregated counts at once (see
+    :mod:`cmestudy.engines`); ``scheduler`` is the address of a Dask cluster. Raises
+    :class:`DataError` listing every file that cannot be read.
     """
     if engine not in ("pandas", "dask"):
         raise ValueError(f"engine must be 'pandas' or 'dask'; got {engine!r}")
     raw_dir = Path(raw_dir)
     paths = check_raw_dir(raw_dir)
     codebook = load_codebook(raw_dir)
+    secret = key if key is not None else privacy.load_or_create_key
     files: list[RawFile] = []
     tables: dict[str, list[pd.DataFrame]] = {name: [] for name in codebook.tables}
     problems: list[DataProblem] = []
@@ -388,7 +501,7 @@ def read_raw_dir(raw_dir, key: bytes | None = None, engine: str = "pandas", sche
                 dask_sources.append(source)
                 continue
         try:
-            raw, frame = read_raw_file(path, codebook, codebook.read.get("sheet"))
+            raw, frame = read_raw_file(path, codebook, codebook.read.get("sheet"), secret)
         except DataError as exc:
             problems.extend(exc.problems)
             continue
@@ -398,7 +511,11 @@ def read_raw_dir(raw_dir, key: bytes | None = None, engine: str = "pandas", sche
             warnings.append(DataProblem(raw.name, None, None, None,
                                         "headers of a project register, enrolment list or counts table; file ignored"))
             continue
-        frame["_file"] = raw.name
+        if raw.kind == "enrolments":
+            frame["_file"] = pd.Categorical.from_codes(np.zeros(len(frame), np.int8),
+                                                       dtype=pd.CategoricalDtype(pd.Index([raw.name], dtype="string")))
+        else:
+            frame["_file"] = raw.name
         tables[raw.kind].append(frame)
     if problems:
         raise DataError(problems)
@@ -406,18 +523,17 @@ def read_raw_dir(raw_dir, key: bytes | None = None, engine: str = "pandas", sche
         raise DataError([DataProblem(str(raw_dir), None, None, None,
                                      "a project register (headers such as 项目编号/project_id, 年度/year, 授课方式/mode)")])
     out = {}
-    for name, frames in tables.items():
+    for name in ("projects", "counts"):
+        frames = tables[name]
         cols = list(codebook.tables[name].columns)
         out[name] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols + ["_file", "_row"])
-    spec = codebook.tables["enrolments"]
-    key = key if key is not None else (privacy.load_or_create_key() if len(out["enrolments"]) or dask_sources else b"")
-    out["enrolments"] = deidentify(out["enrolments"], spec, key)
+    out["enrolments"] = stack_enrolments(tables["enrolments"])
     quarantine = None
     if dask_sources:
         from .engines import counts_to_wide, enrolment_counts_dask
 
         register = set(out["projects"]["project_id"].astype(str).str.strip())
-        counts, quarantine, n_rows = enrolment_counts_dask(dask_sources, codebook, key, register, scheduler)
+        counts, quarantine, n_rows = enrolment_counts_dask(dask_sources, codebook, _resolve(secret), register, scheduler)
         origin = ", ".join(s.name for s in dask_sources) + " (Dask engine)"
         out["counts"] = pd.concat([out["counts"], counts_to_wide(counts, origin)], ignore_index=True)
         for s in dask_sources:
@@ -437,8 +553,11 @@ def write_ingested(ingested: Ingested, processed_dir) -> Path:
     out = Path(processed_dir) / INGEST_SUBDIR
     for name in ("projects", "enrolments", "counts"):
         frame = getattr(ingested, name).copy()
+        if "learner_key" in frame.columns and frame["learner_key"].cat.categories.dtype == "uint64":
+            text = pd.Index(privacy.key_text(frame["learner_key"].cat.categories.to_numpy()), dtype="string")
+            frame["learner_key"] = frame["learner_key"].cat.rename_categories(text)
         for c in frame.columns:
-            if c != "_row":
+            if c != "_row" and not isinstance(frame[c].dtype, pd.CategoricalDtype):  # categoricals stay encoded
                 frame[c] = frame[c].astype("string")
         write_parquet(out / f"{name}.parquet", frame)
     q = ingested.quarantine if ingested.quarantine is not None else pd.DataFrame(
