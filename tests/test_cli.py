@@ -129,3 +129,27 @@ def test_run_refuses_invalid_data_with_the_validate_report(tmp_path):
     for line in problems:
         assert line in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "out" / "report.html").exists()
+
+
+def test_notebooks_run_top_to_bottom_in_warm_kernels(study_run):
+    """Kernels are started and loaded ahead of time, silently: each executed notebook still
+    counts its cells 1, 2, 3, ... as a fresh kernel would."""
+    out, _ = study_run
+    for path in sorted((out / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+        assert counts == list(range(1, len(counts) + 1)), path.name
+
+
+def test_warm_up_runs_only_the_notebooks_own_top_level_imports(tmp_path):
+    from cmestudy.pipeline import import_lines
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("import os  # parameters are injected, not warmed")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_markdown_cell("import markdown"),
+                nbformat.v4.new_code_cell("import numpy as np\nx = np.ones(3)\nfrom pandas import (\n    DataFrame)\n"),
+                nbformat.v4.new_code_cell("if True:\n    import json\nfrom cmestudy import report\nimport numpy as np")]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, str(path))
+    assert import_lines(path) == "import numpy as np\nfrom cmestudy import report"

@@ -9,16 +9,23 @@ Modules, one per concept:
 
 * :mod:`cmestudy.paths`       -- project paths, anchored at the project root
 * :mod:`cmestudy.fileio`      -- atomic writes, checksums, spreadsheet-safe CSV
+* :mod:`cmestudy.problems`    -- data problems with file, row, column, value and expectation
 * :mod:`cmestudy.schema`      -- the raw-data contract (codebook) and canonical tables
 * :mod:`cmestudy.reading`     -- recognise and read raw exports into canonical tables
+* :mod:`cmestudy.columnar`    -- encoded text columns and repeated pairs for large exports
+* :mod:`cmestudy.privacy`     -- the keyed hash that links learners without identifying them
+* :mod:`cmestudy.engines`     -- the Dask engine for exports beyond one machine
 * :mod:`cmestudy.cleaning`    -- validate, normalise, quarantine, write ``data/processed``
 * :mod:`cmestudy.describe`    -- descriptive tables
 * :mod:`cmestudy.stats`       -- tests of association (chi-square family)
+* :mod:`cmestudy.association` -- the study's tests of delivery mode by professional title
 * :mod:`cmestudy.trends`      -- trends and projections
+* :mod:`cmestudy.narrative`   -- sentences generated from the numbers
 * :mod:`cmestudy.published`   -- published figures and their reproduction
 * :mod:`cmestudy.reconstruct` -- the reconstructed default data set
 * :mod:`cmestudy.plotting`    -- figures
 * :mod:`cmestudy.report`      -- notebook display helpers and the HTML/PDF report
+* :mod:`cmestudy.cache`       -- fingerprints that let unchanged notebooks be skipped
 * :mod:`cmestudy.pipeline`    -- run the notebooks with papermill
 * :mod:`cmestudy.cli`         -- the ``cmestudy`` command
 """

@@ -15,9 +15,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a table is written, not by every user of this module
+    import pandas as pd
 
 #: Leading characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -74,9 +75,11 @@ def write_csv(path: str | os.PathLike, frame: pd.DataFrame, index: bool = False)
 
     String cells (and the header) that could start a spreadsheet formula are defused.
     """
+    from pandas.api.types import is_string_dtype
+
     safe = frame.copy()
     for col in safe.columns:
-        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
+        if safe[col].dtype == object or is_string_dtype(safe[col]):
             safe[col] = safe[col].map(defuse_formula)
     safe.columns = [defuse_formula(str(c)) for c in safe.columns]
     text = safe.to_csv(index=index, lineterminator="\n")

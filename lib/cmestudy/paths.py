@@ -27,6 +27,11 @@ PROCESSED_DIR = PROJECT_ROOT / "data" / "processed"
 OUTPUT_DIR = PROJECT_ROOT / "output"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
+#: Raw exports: files with these suffixes under the raw directory are read.
+CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+DATA_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES
+
 #: The notebooks of the study, in the order the pipeline runs them.
 NOTEBOOKS = ("01_ingest", "02_clean", "03_descriptive", "04_chisquare", "05_prospects")
 
@@ -35,3 +40,26 @@ def resolve(path: str | os.PathLike) -> Path:
     """Return ``path`` as an absolute path; relative paths are taken from the project root."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else (PROJECT_ROOT / p).resolve()
+
+
+def list_data_files(raw_dir: Path) -> list[Path]:
+    return sorted(
+        p for p in Path(raw_dir).rglob("*")
+        if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not p.name.startswith((".", "~$"))
+    )
+
+
+def check_raw_dir(raw_dir) -> list[Path]:
+    """The data files of ``raw_dir``; a clear error if it is missing or holds none."""
+    raw_dir = Path(raw_dir)
+    if not raw_dir.exists():
+        raise FileNotFoundError(f"raw data directory {str(raw_dir)!r} does not exist")
+    if not raw_dir.is_dir():
+        raise NotADirectoryError(f"raw data path {str(raw_dir)!r} is not a directory")
+    files = list_data_files(raw_dir)
+    if not files:
+        raise FileNotFoundError(
+            f"raw data directory {str(raw_dir)!r} holds no data files "
+            f"(expected CSV or Excel exports: {', '.join(sorted(DATA_SUFFIXES))})"
+        )
+    return files

@@ -11,8 +11,11 @@ replaced, atomically, after every notebook has succeeded).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +23,7 @@ import json
 
 from . import cache, paths
 from .problems import DataError
-from .reading import check_raw_dir
+from .paths import check_raw_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -80,21 +83,117 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool, position: int = 0) -> Path:
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+WARM_NICENESS = 10
+
+
+def skip_slow_iri_checker() -> None:
+    """Keep jsonschema (imported by papermill and nbformat) from loading ``rfc3987_syntax``.
+
+    That optional checker of the "iri" string format compiles a Lark grammar when imported,
+    1.5 s here and several seconds on a busy machine (python-jsonschema/jsonschema#1428);
+    notebook validation never checks that format. Marking the module absent makes
+    jsonschema skip it, as it does when the module is not installed. Only this process is
+    affected, and only if jsonschema has not been imported yet.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+
+
+def import_lines(notebook: Path) -> str:
+    """The top-level ``import`` and ``from ... import`` lines of a notebook's code cells."""
+    import json
+
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
+    lines = []
+    for cell in cells:
+        if cell["cell_type"] != "code" or "parameters" in cell.get("metadata", {}).get("tags", []):
+            continue
+        src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        lines += [ln for ln in src.splitlines()
+                  if (ln.startswith("import ") or (ln.startswith("from ") and " import " in ln))
+                  and not ln.rstrip().endswith(("(", "\\"))]
+    return "\n".join(dict.fromkeys(lines))
+
+
+class KernelPool:
+    """Kernels started ahead of the notebooks that will use them.
+
+    A notebook's kernel is started, and the notebook's own import lines are run in it
+    (silently, outside the notebook's history), while earlier notebooks still execute, so
+    kernel start-up and library imports overlap with other work instead of adding to the
+    run's wall time. The notebook then executes top to bottom as usual; its imports find
+    the modules loaded. Kernels not used are shut down at the end.
+    """
+
+    def __init__(self, kernel: str, cwd: Path):
+        self.kernel, self.cwd = kernel, str(cwd)
+        self.managers: dict = {}
+        self.clients: list = []
+        self.stopping = ThreadPoolExecutor(1)  # kernels are shut down off the critical path
+
+    def start(self, name: str, warm_up: str = "") -> None:
+        """Start a kernel for ``name``; with ``warm_up`` code, run it at a lower priority
+        (nice 10) so that it does not slow the notebook executing now."""
+        from jupyter_client.manager import KernelManager
+
+        km = KernelManager(kernel_name=self.kernel)
+        km.start_kernel(extra_arguments=KERNEL_ARGS, cwd=self.cwd)
+        if warm_up:
+            pid = getattr(getattr(km, "provisioner", None), "pid", None) or getattr(getattr(km, "provisioner", None), "process", None)
+            pid = getattr(pid, "pid", pid)
+            if isinstance(pid, int) and hasattr(os, "setpriority"):
+                with contextlib.suppress(OSError):
+                    os.setpriority(os.PRIO_PROCESS, pid, WARM_NICENESS)
+            kc = km.client()
+            kc.start_channels(iopub=False, stdin=False, hb=False, control=False)  # the request needs only the shell
+            kc.execute(warm_up, silent=True, store_history=False)  # queued until the kernel listens
+            self.clients.append(kc)
+        self.managers[name] = km
+
+    def take(self, name: str):
+        return self.managers.get(name)
+
+    def shutdown(self, name: str | None = None) -> None:
+        """Shut down one notebook's kernel (in the background), or all of them (and wait)."""
+        for n in [name] if name else list(self.managers):
+            km = self.managers.pop(n, None)
+            if km is not None:
+                self.stopping.submit(_stop_kernel, km)
+        if not name:
+            for kc in self.clients:
+                kc.stop_channels()
+            self.clients = []
+            self.stopping.shutdown(wait=True)
+
+
+def _stop_kernel(km) -> None:
+    if km.has_kernel:
+        km.shutdown_kernel(now=True)
+
+
+def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool, position: int = 0,
+                 pool: KernelPool | None = None, on_done=None) -> Path:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     src = Path(cfg.notebooks_dir) / f"{name}.ipynb"
     dst = Path(cfg.out_dir) / "notebooks" / src.name
     t0 = time.perf_counter()
+    km = pool.take(name) if pool else None
     try:
         pm.execute_notebook(str(src), str(dst), parameters=cfg.parameters(), kernel_name=kernel,
                             progress_bar={"desc": name, "position": position, "leave": True} if progress else False,
-                            cwd=str(Path(cfg.notebooks_dir)), log_output=False,
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                            cwd=str(Path(cfg.notebooks_dir)), log_output=False, extra_arguments=KERNEL_ARGS,
+                            **({"km": km} if km is not None else {}))
     except PapermillExecutionError as exc:
         raise NotebookFailed(name, exc.exec_count, exc.ename, exc.evalue, exc.source or "", dst) from None
+    finally:
+        if pool:
+            pool.shutdown(name)
     log(f"      {name} done in {time.perf_counter() - t0:.1f} s")
+    if on_done:
+        on_done(dst)
     return dst
 
 
@@ -102,17 +201,16 @@ def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool, positio
 PARALLEL = ("03_descriptive", "04_chisquare", "05_prospects")
 
 
-def execute(cfg: RunConfig) -> tuple[list[Path], int]:
+def execute(cfg: RunConfig, on_done=None) -> tuple[list[Path], int]:
     """Execute the notebooks whose inputs changed; returns (executed copies, number run).
 
     Notebooks run in order; those in :data:`PARALLEL` run side by side (``cfg.jobs`` at a
     time) once the cleaning is done, each with its own per-cell progress bar. With ``cfg.force`` every notebook runs. Raises
     :class:`NotebookFailed` on the first failure (the others of a parallel group finish).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     out_nb = Path(cfg.out_dir) / "notebooks"
     out_nb.mkdir(parents=True, exist_ok=True)
+    skip_slow_iri_checker()
     for name in cfg.notebooks:
         if not (Path(cfg.notebooks_dir) / f"{name}.ipynb").is_file():
             raise FileNotFoundError(f"notebook {Path(cfg.notebooks_dir) / (name + '.ipynb')} does not exist")
@@ -120,8 +218,6 @@ def execute(cfg: RunConfig) -> tuple[list[Path], int]:
     package = cache.package_digest()
     params = cfg.parameters()
     kernel = None
-    ran = 0
-    total = len(cfg.notebooks)
 
     def fp(name):
         return cache.fingerprint(name, Path(cfg.notebooks_dir) / f"{name}.ipynb", params, cfg.raw_dir,
@@ -130,8 +226,27 @@ def execute(cfg: RunConfig) -> tuple[list[Path], int]:
     def current(name, f):
         return (state.get(name) == f and cache.outputs_present(name, cfg.processed_dir, out_nb / f"{name}.ipynb"))
 
-    i = 0
     names = list(cfg.notebooks)
+    first = next((n for n in names if not current(n, fp(n))), None)
+    pool = None
+    if first is not None:  # start the kernels of this notebook and of every later one now
+        kernel = choose_kernel(cfg.kernel)
+        pool = KernelPool(kernel, Path(cfg.notebooks_dir))
+        for n in names[names.index(first):]:
+            pool.start(n, "" if n == first else import_lines(Path(cfg.notebooks_dir) / f"{n}.ipynb"))
+        import papermill  # noqa: F401  (loaded while the kernels start)
+    try:
+        return _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done)
+    finally:
+        if pool:
+            pool.shutdown()
+
+
+def _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done) -> tuple[list[Path], int]:
+    out_nb = Path(cfg.out_dir) / "notebooks"
+    total = len(names)
+    ran = 0
+    i = 0
     while i < len(names):
         group = [names[i]]
         if names[i] in PARALLEL and cfg.jobs > 1:
@@ -150,14 +265,14 @@ def execute(cfg: RunConfig) -> tuple[list[Path], int]:
             if len(todo) == 1:
                 name, f = todo[0]
                 log(f"[{names.index(name) + 1}/{total}] {name}")
-                _execute_one(cfg, name, kernel, cfg.progress)
+                _execute_one(cfg, name, kernel, cfg.progress, pool=pool, on_done=on_done)
                 state[name] = f
                 cache.save_state(cfg.out_dir, state)
             else:
                 log(f"[{', '.join(str(names.index(n) + 1) for n, _ in todo)}/{total}] "
                     f"{', '.join(n for n, _ in todo)} (in parallel)")
-                with ThreadPoolExecutor(max_workers=min(cfg.jobs, len(todo))) as pool:
-                    futures = {n: pool.submit(_execute_one, cfg, n, kernel, cfg.progress, k)
+                with ThreadPoolExecutor(max_workers=min(cfg.jobs, len(todo))) as threads:
+                    futures = {n: threads.submit(_execute_one, cfg, n, kernel, cfg.progress, k, pool, on_done)
                                for k, (n, _) in enumerate(todo)}
                     failure = None
                     for (n, f) in todo:
@@ -174,6 +289,35 @@ def execute(cfg: RunConfig) -> tuple[list[Path], int]:
     return [out_nb / f"{n}.ipynb" for n in names], ran
 
 
+class ReportBodies:
+    """Turns each executed notebook into its report section in a background thread, as soon as
+    the notebook finishes, so that the report is mostly assembled when the last one ends."""
+
+    def __init__(self):
+        self.threads = ThreadPoolExecutor(1)
+        self.futures: dict = {}
+
+    def add(self, notebook: Path) -> None:
+        from . import report
+
+        if not self.futures:
+            self.threads.submit(_load_report_libraries)
+        self.futures[notebook.stem] = self.threads.submit(report.notebook_body, notebook)
+
+    def result(self) -> dict[str, str]:
+        out = {stem: f.result() for stem, f in self.futures.items()}
+        self.close()
+        return out
+
+    def close(self) -> None:
+        self.threads.shutdown(wait=True, cancel_futures=True)
+
+
+def _load_report_libraries() -> None:
+    import nbconvert  # noqa: F401
+    import weasyprint  # noqa: F401
+
+
 def run(cfg: RunConfig) -> tuple[Path, Path]:
     """Run the whole study and write ``OUT/report.html`` and ``OUT/report.pdf``.
 
@@ -183,11 +327,17 @@ def run(cfg: RunConfig) -> tuple[Path, Path]:
     """
     check_raw_dir(cfg.raw_dir)
     t0 = time.perf_counter()
-    executed, ran = execute(cfg)
+    bodies = ReportBodies()
+    try:
+        executed, ran = execute(cfg, on_done=bodies.add)
+    except BaseException:
+        bodies.close()
+        raise
     html_path, pdf_path = Path(cfg.out_dir) / "report.html", Path(cfg.out_dir) / "report.pdf"
     st = cache.load_state(cfg.out_dir)
     report_fp = _digest(json.dumps({n: st.get(n) for n in cfg.notebooks}, sort_keys=True))
     if ran == 0 and html_path.is_file() and pdf_path.is_file() and st.get("report") == report_fp:
+        bodies.close()
         log(f"nothing changed: {html_path} and {pdf_path} are up to date ({time.perf_counter() - t0:.1f} s)")
         return html_path, pdf_path
     import pandas as pd
@@ -201,6 +351,7 @@ def run(cfg: RunConfig) -> tuple[Path, Path]:
     log("building the report (HTML, PDF)")
     prov = reading.load_provenance(cfg.processed_dir)
     html_path, pdf_path = report.build_report(executed, cfg.out_dir, cfg.parameters(), provenance=prov,
+                                              bodies=bodies.result(),
                                               dataset=published.dataset_info(cfg.raw_dir))
     st["report"] = report_fp
     cache.save_state(cfg.out_dir, st)

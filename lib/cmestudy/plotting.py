@@ -214,3 +214,6 @@ def live_title_mix(mix: pd.DataFrame) -> plt.Figure:
     ax.legend(title="Title", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
+
+
+apply_style()  # every figure made after importing this module has the study's style

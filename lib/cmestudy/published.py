@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import describe, stats
+from . import describe
 
 FILE_NAME = "published.yml"
 
@@ -86,6 +86,8 @@ def claim_values(study, years) -> dict[str, tuple[bool, str]]:
 
 def compare(published: Published, study) -> pd.DataFrame:
     """One row per published figure: the published value, the reproduced one, and a match flag."""
+    from . import stats  # SciPy is loaded only when figures are compared
+
     rows = []
     by_mode = study.learners[study.learners.year.isin(published.years)].groupby("mode", observed=False).learners.sum()
     for t in published.totals:

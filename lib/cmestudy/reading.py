@@ -34,12 +34,10 @@ import pandas as pd
 from . import privacy
 from .columnar import Encoded, encode_arrow, encode_series, union_categoricals
 from .fileio import sha256_file
+from .paths import CSV_SUFFIXES, DATA_SUFFIXES, EXCEL_SUFFIXES, check_raw_dir, list_data_files  # noqa: F401
 from .problems import DataError, DataProblem
 from .schema import Codebook, load_codebook, normalise_label
 
-CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
-EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
-DATA_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES
 ENCODINGS = ("utf-8", "gb18030")
 HEADER_SCAN_ROWS = 10
 LARGE_FILE_BYTES = 8 << 20  # CSV files larger than this are parsed by Arrow (see read_csv_arrow)
@@ -88,29 +86,6 @@ class Ingested:
 
     def provenance(self) -> pd.DataFrame:
         return pd.DataFrame([f.provenance() for f in self.files])
-
-
-def list_data_files(raw_dir: Path) -> list[Path]:
-    return sorted(
-        p for p in Path(raw_dir).rglob("*")
-        if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not p.name.startswith((".", "~$"))
-    )
-
-
-def check_raw_dir(raw_dir) -> list[Path]:
-    """The data files of ``raw_dir``; a clear error if it is missing or holds none."""
-    raw_dir = Path(raw_dir)
-    if not raw_dir.exists():
-        raise FileNotFoundError(f"raw data directory {str(raw_dir)!r} does not exist")
-    if not raw_dir.is_dir():
-        raise NotADirectoryError(f"raw data path {str(raw_dir)!r} is not a directory")
-    files = list_data_files(raw_dir)
-    if not files:
-        raise FileNotFoundError(
-            f"raw data directory {str(raw_dir)!r} holds no data files "
-            f"(expected CSV or Excel exports: {', '.join(sorted(DATA_SUFFIXES))})"
-        )
-    return files
 
 
 def decode(data: bytes, name: str) -> tuple[str, str]:

@@ -33,7 +33,6 @@ from importlib import metadata, resources
 from pathlib import Path
 
 import jinja2
-import nbformat
 import pandas as pd
 
 from . import __version__
@@ -50,10 +49,11 @@ _STATE: dict = {"output_dir": None}
 
 # --------------------------------------------------------------------------- notebooks
 def setup_notebook(output_dir=None) -> None:
-    """Configure display for a study notebook; tables and figures are saved under ``output_dir``."""
-    from . import plotting
+    """Configure display for a study notebook; tables and figures are saved under ``output_dir``.
 
-    plotting.apply_style()
+    (The figure style is applied when :mod:`cmestudy.plotting` is imported, so notebooks
+    without figures do not load matplotlib.)
+    """
     pd.set_option("display.max_columns", 50)
     pd.set_option("display.width", 160)
     _STATE["output_dir"] = Path(output_dir) if output_dir else None
@@ -188,6 +188,8 @@ def _cell_kept(cell) -> bool:
 
 def strip_notebook(nb):
     """Keep markdown and displayed outputs; drop parameters cells, code, streams and errors."""
+    import nbformat
+
     nb = nbformat.from_dict(nb)
     cells = []
     for cell in nb.cells:
@@ -213,6 +215,7 @@ def strip_notebook(nb):
 
 def notebook_body(path: Path) -> str:
     """The HTML of one executed notebook without code (nbconvert, ``basic`` template)."""
+    import nbformat
     from nbconvert import HTMLExporter
 
     nb = strip_notebook(nbformat.read(str(path), as_version=4))
@@ -267,10 +270,14 @@ def render_html(sections: list[dict], context: dict) -> str:
 
 
 def build_report(executed_notebooks: list[Path], out_dir, params: dict, provenance: pd.DataFrame | None = None,
-                 dataset: dict | None = None) -> tuple[Path, Path]:
-    """Assemble ``OUT/report.html`` and ``OUT/report.pdf`` from executed notebooks (atomically)."""
+                 dataset: dict | None = None, bodies: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """Assemble ``OUT/report.html`` and ``OUT/report.pdf`` from executed notebooks (atomically).
+
+    ``bodies`` holds sections already made by :func:`notebook_body` (by notebook stem).
+    """
     out_dir = Path(out_dir)
-    bodies = {p.stem: notebook_body(p) for p in executed_notebooks}
+    done = bodies or {}
+    bodies = {p.stem: done[p.stem] if p.stem in done else notebook_body(p) for p in executed_notebooks}
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     sections = []
     for stem, body in bodies.items():
