@@ -71,3 +71,26 @@ def test_force_runs_everything(small_study):
     proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--alpha", "0.01", "--force")
     assert proc.returncode == 0, proc.stderr
     assert executed(proc.stderr) == ALL
+
+
+def test_the_longest_notebook_keeps_its_priority_when_notebooks_share_the_processors(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from cmestudy.pipeline import SHARING_NICENESS, KernelPool
+
+    procs = {n: subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) for n in ("a", "b", "c")}
+    try:
+        pool = KernelPool("python3", tmp_path)
+        pool.pids = {n: p.pid for n, p in procs.items()}
+        base = {n: os.getpriority(os.PRIO_PROCESS, p.pid) for n, p in procs.items()}
+        pool.prioritise(["a", "b", "c"], {"a": 1.0, "b": 2.0})  # no timing for c: nothing changes
+        assert {n: os.getpriority(os.PRIO_PROCESS, p.pid) for n, p in procs.items()} == base
+        pool.prioritise(["a", "b", "c"], {"a": 1.0, "b": 5.0, "c": 2.0})
+        nice = {n: os.getpriority(os.PRIO_PROCESS, p.pid) for n, p in procs.items()}
+        assert nice == {"a": max(base["a"], SHARING_NICENESS), "b": base["b"], "c": max(base["c"], SHARING_NICENESS)}
+    finally:
+        for p in procs.values():
+            p.kill()
+            p.wait()

@@ -85,6 +85,7 @@ def log(msg: str) -> None:
 
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 WARM_NICENESS = 10
+SHARING_NICENESS = 15  # notebooks that share the processors with a longer one run side by side
 
 
 def skip_slow_iri_checker() -> None:
@@ -129,27 +130,44 @@ class KernelPool:
     def __init__(self, kernel: str, cwd: Path):
         self.kernel, self.cwd = kernel, str(cwd)
         self.managers: dict = {}
+        self.pids: dict = {}
         self.clients: list = []
         self.stopping = ThreadPoolExecutor(1)  # kernels are shut down off the critical path
 
-    def start(self, name: str, warm_up: str = "") -> None:
-        """Start a kernel for ``name``; with ``warm_up`` code, run it at a lower priority
-        (nice 10) so that it does not slow the notebook executing now."""
+    def start(self, name: str, warm_up: str = "", nice: bool = True) -> None:
+        """Start a kernel for ``name`` and send it ``warm_up`` code; with ``nice``, at a lower
+        priority (nice 10), so that it does not slow the notebook executing now."""
         from jupyter_client.manager import KernelManager
 
         km = KernelManager(kernel_name=self.kernel)
         km.start_kernel(extra_arguments=KERNEL_ARGS, cwd=self.cwd)
+        self.pids[name] = getattr(getattr(km, "provisioner", None), "pid", None)
+        if nice:
+            self._renice(name, WARM_NICENESS)
         if warm_up:
-            pid = getattr(getattr(km, "provisioner", None), "pid", None) or getattr(getattr(km, "provisioner", None), "process", None)
-            pid = getattr(pid, "pid", pid)
-            if isinstance(pid, int) and hasattr(os, "setpriority"):
-                with contextlib.suppress(OSError):
-                    os.setpriority(os.PRIO_PROCESS, pid, WARM_NICENESS)
             kc = km.client()
             kc.start_channels(iopub=False, stdin=False, hb=False, control=False)  # the request needs only the shell
             kc.execute(warm_up, silent=True, store_history=False)  # queued until the kernel listens
             self.clients.append(kc)
         self.managers[name] = km
+
+    def _renice(self, name: str, niceness: int) -> None:
+        pid = self.pids.get(name)
+        if isinstance(pid, int) and hasattr(os, "setpriority"):
+            with contextlib.suppress(OSError):  # lowering a priority needs no privileges
+                os.setpriority(os.PRIO_PROCESS, pid, max(niceness, os.getpriority(os.PRIO_PROCESS, pid)))
+
+    def prioritise(self, names: list[str], seconds: dict) -> None:
+        """Longest first: of notebooks about to run side by side, the one that took longest last
+        time keeps its priority and the others yield to it, so that it ends as early as it can
+        (when there are more notebooks than processors). Without timings nothing changes."""
+        known = [n for n in names if isinstance(seconds.get(n), (int, float))]
+        if len(names) < 2 or len(known) < len(names):
+            return
+        longest = max(names, key=lambda n: seconds[n])
+        for n in names:
+            if n != longest:
+                self._renice(n, SHARING_NICENESS)
 
     def take(self, name: str):
         return self.managers.get(name)
@@ -173,7 +191,7 @@ def _stop_kernel(km) -> None:
 
 
 def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool, position: int = 0,
-                 pool: KernelPool | None = None, on_done=None) -> Path:
+                 pool: KernelPool | None = None, on_done=None, seconds: dict | None = None) -> Path:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -191,7 +209,10 @@ def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool, positio
     finally:
         if pool:
             pool.shutdown(name)
-    log(f"      {name} done in {time.perf_counter() - t0:.1f} s")
+    elapsed = time.perf_counter() - t0
+    log(f"      {name} done in {elapsed:.1f} s")
+    if seconds is not None:
+        seconds[name] = round(elapsed, 2)
     if on_done:
         on_done(dst)
     return dst
@@ -214,7 +235,9 @@ def execute(cfg: RunConfig, on_done=None) -> tuple[list[Path], int]:
     for name in cfg.notebooks:
         if not (Path(cfg.notebooks_dir) / f"{name}.ipynb").is_file():
             raise FileNotFoundError(f"notebook {Path(cfg.notebooks_dir) / (name + '.ipynb')} does not exist")
-    state = {} if cfg.force else cache.load_state(cfg.out_dir)
+    previous = cache.load_state(cfg.out_dir)
+    state = {} if cfg.force else previous
+    state["seconds"] = dict(previous.get("seconds", {}))  # how long each notebook took when it last ran
     package = cache.package_digest()
     params = cfg.parameters()
     kernel = None
@@ -233,7 +256,7 @@ def execute(cfg: RunConfig, on_done=None) -> tuple[list[Path], int]:
         kernel = choose_kernel(cfg.kernel)
         pool = KernelPool(kernel, Path(cfg.notebooks_dir))
         for n in names[names.index(first):]:
-            pool.start(n, "" if n == first else import_lines(Path(cfg.notebooks_dir) / f"{n}.ipynb"))
+            pool.start(n, import_lines(Path(cfg.notebooks_dir) / f"{n}.ipynb"), nice=n != first)
         import papermill  # noqa: F401  (loaded while the kernels start)
     try:
         return _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done)
@@ -265,14 +288,16 @@ def _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done) -> tu
             if len(todo) == 1:
                 name, f = todo[0]
                 log(f"[{names.index(name) + 1}/{total}] {name}")
-                _execute_one(cfg, name, kernel, cfg.progress, pool=pool, on_done=on_done)
+                _execute_one(cfg, name, kernel, cfg.progress, pool=pool, on_done=on_done, seconds=state["seconds"])
                 state[name] = f
                 cache.save_state(cfg.out_dir, state)
             else:
                 log(f"[{', '.join(str(names.index(n) + 1) for n, _ in todo)}/{total}] "
                     f"{', '.join(n for n, _ in todo)} (in parallel)")
+                if pool and len(todo) > (os.cpu_count() or 1):
+                    pool.prioritise([n for n, _ in todo], state["seconds"])
                 with ThreadPoolExecutor(max_workers=min(cfg.jobs, len(todo))) as threads:
-                    futures = {n: threads.submit(_execute_one, cfg, n, kernel, cfg.progress, k, pool, on_done)
+                    futures = {n: threads.submit(_execute_one, cfg, n, kernel, cfg.progress, k, pool, on_done, state["seconds"])
                                for k, (n, _) in enumerate(todo)}
                     failure = None
                     for (n, f) in todo:

@@ -159,17 +159,22 @@ def show(frame: pd.DataFrame | pd.Series, caption: str, note: str | None = None,
 
 
 def figure(fig, caption: str, name: str | None = None) -> None:
-    """Display a figure with its caption; save it as PNG and SVG under ``OUTPUT/figures/``."""
+    """Display a figure with its caption; save it as PNG and SVG under ``OUTPUT/figures/``.
+
+    The figure is saved as laid out (the :mod:`cmestudy.plotting` functions call
+    ``tight_layout``); ``bbox_inches="tight"`` is not used because it draws every figure once
+    more per file.
+    """
     import matplotlib.pyplot as plt
 
     png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=200, bbox_inches="tight")
+    fig.savefig(png, format="png", dpi=200)
     out = _STATE.get("output_dir")
     if out is not None:
         stem = out / "figures" / (name or slug(caption))
         write_bytes(stem.with_suffix(".png"), png.getvalue())
         svg = io.BytesIO()
-        fig.savefig(svg, format="svg", bbox_inches="tight")
+        fig.savefig(svg, format="svg")
         write_bytes(stem.with_suffix(".svg"), svg.getvalue())
     plt.close(fig)
     from PIL import Image
