@@ -82,3 +82,11 @@ def test_appendix_records_versions_commit_parameters_and_checksums(study_run):
     from .conftest import RAW
 
     assert sha256_file(RAW / "enrolments.csv") in appendix
+
+
+def test_subsection_numbers_count_up_within_each_section(study_run):
+    """h2 headings are numbered 6.1, 6.2, ... even though nbconvert nests each in its own cell wrapper."""
+    out, _ = study_run
+    text = "".join(_pdf_text(out / "report.pdf"))
+    for prefix in ("6.1Trendintheliveshare", "6.2Effectsizes", "6.3Growthofprojects", "6.4Whichdisciplines"):
+        assert prefix in text, prefix
