@@ -72,9 +72,24 @@ class Encoded:
         return pd.Categorical.from_codes(self.codes, dtype=pd.CategoricalDtype(cats))
 
 
+def _may_need_strip(values: pa.Array) -> bool:
+    """Whether any value could start or end with white space: its first or last byte is ASCII
+    white space or belongs to a multi-byte character (Unicode spaces such as U+3000 are)."""
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
+    data = values.buffers()[2]
+    if data is None or len(values) == 0:
+        return False
+    data = np.frombuffer(data, dtype=np.uint8)
+    nonempty = offsets[1:] > offsets[:-1]
+    edges = np.concatenate([data[offsets[:-1][nonempty]], data[offsets[1:][nonempty] - 1]])
+    return bool(((edges <= 0x20) | (edges >= 0x80)).any())
+
+
 def _strip(codes: np.ndarray, values: pa.Array) -> Encoded:
     """Strip surrounding white space from ``values``; values that become equal are merged."""
     values = values.cast(pa.string()) if values.type != pa.string() else values
+    if not _may_need_strip(values):
+        return Encoded(codes.astype(np.int32, copy=False), values)
     stripped = pc.utf8_trim_whitespace(values)
     if pc.all(pc.equal(stripped, values)).as_py() is not False:
         return Encoded(codes.astype(np.int32, copy=False), values)

@@ -348,10 +348,10 @@ def read_enrolments_arrow(path: Path, head: CsvHead, h: int, mapping: dict[str, 
     problems = _column_problems(path.name, h, "enrolments", spec, mapping)
     if problems:
         raise DataError(problems, headline=f"{path.name}: cannot be read as the enrolments table")
-    with ThreadPoolExecutor(1) as pool:  # checksum while Arrow parses (both release the GIL)
-        checksum = pool.submit(sha256_file, path)
-        table = read_csv_table(path, head, skip_rows=h + 1)
-        raw.sha256 = checksum.result()
+    checksums = ThreadPoolExecutor(1)  # the checksum is computed while the file is parsed and encoded
+    checksum = checksums.submit(sha256_file, path)
+    checksums.shutdown(wait=False)
+    table = read_csv_table(path, head, skip_rows=h + 1)
     with ThreadPoolExecutor(len(mapping)) as pool:  # columns side by side: Arrow and NumPy release the GIL
         cols = dict(zip(mapping, pool.map(lambda j: encode_arrow(table.column(j)), mapping.values())))
     rows = np.arange(table.num_rows, dtype=np.int64) + h + 2  # the header is row h + 1
@@ -375,7 +375,9 @@ def read_enrolments_arrow(path: Path, head: CsvHead, h: int, mapping: dict[str, 
     problems = _empty_problems(path.name, raw, spec, {"project_id": rows[~cols["project_id"].nonempty()]})
     if problems:
         raise DataError(problems, headline=f"{path.name}: required values missing")
-    return raw, enrolment_frame(cols, rows, spec, secret)
+    frame = enrolment_frame(cols, rows, spec, secret)
+    raw.sha256 = checksum.result()
+    return raw, frame
 
 
 def enrolment_frame(cols: dict[str, Encoded], rows: np.ndarray, spec, secret) -> pd.DataFrame:
