@@ -158,8 +158,7 @@ def clean_enrolments(enrolments: pd.DataFrame, register: set[str], codebook: Cod
     e = enrolments
     n = len(e)
     pcode, projects = _codes(e["project_id"])
-    tcode, titles = _codes(e["professional_title"].fillna("") if not isinstance(e["professional_title"].dtype, pd.CategoricalDtype)
-                           else e["professional_title"])
+    tcode, titles = _codes(e["professional_title"])
     kcode = _codes(e["learner_key"])[0] if "learner_key" in e.columns else np.full(n, -1, np.int8)
     title_grade = codebook.code_values("title_grade", pd.Series(titles.astype(str), dtype=object), default="unknown")
     grade_code = pd.Categorical(title_grade, categories=GRADES_WITH_UNKNOWN).codes.astype(np.int8)
@@ -179,7 +178,7 @@ def clean_enrolments(enrolments: pd.DataFrame, register: set[str], codebook: Cod
         sub = e.iloc[rows]
         quarantine.append(pd.DataFrame({
             "file": sub["_file"].astype(str), "row": sub["_row"], "project_id": sub["project_id"].astype(str),
-            "column": column, "value": sub[column].astype(str).fillna(""), "reason": reason, "action": action,
+            "column": column, "value": sub[column].astype("string").fillna("").astype(str), "reason": reason, "action": action,
         }))
 
     q(orphan, "project_id", "project id not in the project register", "excluded")
