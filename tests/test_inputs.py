@@ -380,3 +380,17 @@ def test_large_file_reader_reports_a_ragged_row(tmp_path, monkeypatch):
     (raw / "学员名单.csv").write_text("项目编号,学员编号,职称\nP21L,S1,医师\nP21L,S2\n", encoding="utf-8")
     monkeypatch.setattr(reading, "LARGE_FILE_BYTES", 0)
     errors(raw, "学员名单.csv", "well-formed CSV with 3 columns per row")
+
+
+def test_stored_enrolments_read_back_with_the_same_keys_and_codes(tmp_path):
+    raw = valid_raw(tmp_path)
+    ingested = reading.read_raw_dir(raw, key=KEY)
+    reading.write_ingested(ingested, tmp_path / "processed")
+    back = reading.load_ingested(tmp_path / "processed").enrolments
+    before = ingested.enrolments
+    assert list(back.columns) == list(before.columns)
+    assert back["learner_key"].astype("uint64").tolist() == before["learner_key"].astype("uint64").tolist()
+    for col in ("project_id", "professional_title", "_file", "_row"):
+        assert back[col].astype(str).tolist() == before[col].astype(str).tolist(), col
+    again = cleaning.clean(reading.load_ingested(tmp_path / "processed"), years=[2021, 2022, 2023])
+    assert again.learners.equals(cleaning.clean(ingested, years=[2021, 2022, 2023]).learners)

@@ -57,9 +57,12 @@ def write_json(path: str | os.PathLike, obj) -> Path:
     return write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
+def write_parquet(path: str | os.PathLike, frame: pd.DataFrame, row_group_size: int | None = None) -> Path:
+    """Write ``frame`` as Parquet atomically. Categorical columns are stored dictionary-encoded;
+    Parquet repeats a column's dictionary in every row group, so a table whose categories are
+    many (learner keys) is best written as one row group (``row_group_size=len(frame)``)."""
     buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
+    frame.to_parquet(buf, index=False, row_group_size=row_group_size)
     return write_bytes(path, buf.getvalue())
 
 

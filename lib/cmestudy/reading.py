@@ -536,7 +536,7 @@ def write_ingested(ingested: Ingested, processed_dir) -> Path:
         for c in frame.columns:
             if c != "_row" and not isinstance(frame[c].dtype, pd.CategoricalDtype):  # categoricals stay encoded
                 frame[c] = frame[c].astype("string")
-        write_parquet(out / f"{name}.parquet", frame)
+        write_parquet(out / f"{name}.parquet", frame, row_group_size=max(len(frame), 1))  # one dictionary per column
     q = ingested.quarantine if ingested.quarantine is not None else pd.DataFrame(
         columns=["file", "row", "project_id", "column", "value", "reason", "action"])
     write_parquet(out / "quarantine.parquet", q.astype({"row": "Int64"}).astype({c: "string" for c in q.columns if c != "row"}))
@@ -553,12 +553,40 @@ def load_ingested(processed_dir) -> Ingested:
     src = Path(processed_dir) / INGEST_SUBDIR
     if not (src / "projects.parquet").is_file():
         raise FileNotFoundError(f"{src} holds no ingested tables: run notebooks/01_ingest first")
-    frames = {n: pd.read_parquet(src / f"{n}.parquet") for n in ("projects", "enrolments", "counts")}
+    frames = {n: pd.read_parquet(src / f"{n}.parquet") for n in ("projects", "counts")}
+    frames["enrolments"] = _read_enrolments(src / "enrolments.parquet")
     prov = json.loads((src / "provenance.json").read_text(encoding="utf-8"))
     files = [RawFile(path=Path(f["file"]), name=f["file"], kind=f["table"], rows=f["rows"], sha256=f["sha256"]) for f in prov["files"]]
     warnings = [DataProblem(**w) for w in prov["warnings"]]
     q = pd.read_parquet(src / "quarantine.parquet") if (src / "quarantine.parquet").is_file() else None
     return Ingested(frames["projects"], frames["enrolments"], frames["counts"], files, warnings, q)
+
+
+def _read_enrolments(path: Path) -> pd.DataFrame:
+    """The stored enrolment table, with ``learner_key`` back as 64-bit keys: its categories (16
+    hexadecimal digits each, see :func:`privacy.key_text`) are decoded as one buffer, not as
+    millions of Python strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    position = table.schema.get_field_index("learner_key")
+    keys = table.column("learner_key").combine_chunks()
+    frame = table.drop_columns(["learner_key"]).to_pandas()
+    if pa.types.is_dictionary(keys.type) and len(keys.dictionary):
+        text = keys.dictionary.cast(pa.string())
+        if text.offset == 0 and pc.min(pc.utf8_length(text)).as_py() == pc.max(pc.utf8_length(text)).as_py() == 16:
+            digits = np.frombuffer(text.buffers()[2], dtype=np.uint8)[: 16 * len(text)].tobytes().decode("ascii")
+            ints = np.frombuffer(bytes.fromhex(digits), dtype=">u8").astype(np.uint64)
+        else:
+            ints = np.array([int(v, 16) for v in text.to_pylist()], dtype=np.uint64)
+        codes = keys.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        key = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(ints, dtype="uint64")))
+    else:
+        key = pd.Categorical.from_codes(np.full(len(frame), -1), dtype=privacy.KEY_DTYPE)
+    frame.insert(position, "learner_key", key)
+    return frame
 
 
 def load_provenance(processed_dir) -> pd.DataFrame:
