@@ -102,9 +102,10 @@ def test_pseudonymise_takes_the_first_complete_scheme_and_strips_white_space():
     assert values[5] is None
 
 
-def test_key_text_is_sixteen_hex_digits():
-    assert list(privacy.key_text(np.array([0, 1, 0xA129CA6149BE45E5], dtype=np.uint64))) == [
+def test_keys_are_stored_as_sixteen_hex_digits():
+    assert privacy.key_array(np.array([0, 1, 0xA129CA6149BE45E5], dtype=np.uint64)).to_pylist() == [
         "0000000000000000", "0000000000000001", "a129ca6149be45e5"]
+    assert privacy.key_array(np.array([], dtype=np.uint64)).to_pylist() == []
 
 
 @pytest.fixture

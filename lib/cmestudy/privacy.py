@@ -144,7 +144,9 @@ def pseudonymise(fields: dict[str, Encoded], n_rows: int, secret: bytes) -> pd.C
     return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
-def key_text(keys: np.ndarray) -> np.ndarray:
-    """Keys as 16 hexadecimal digits (how they are stored: Parquet keeps text categories encoded)."""
+def key_array(keys: np.ndarray) -> pa.Array:
+    """Keys as text of 16 hexadecimal digits (how they are stored), built as one Arrow buffer."""
     keys = np.ascontiguousarray(keys, dtype=">u8")
-    return np.frombuffer(keys.tobytes().hex().encode("ascii"), dtype="S16").astype(str).astype(object)
+    data = keys.tobytes().hex().encode("ascii")
+    offsets = np.arange(0, 16 * (len(keys) + 1), 16, dtype=np.int32)
+    return pa.StringArray.from_buffers(len(keys), pa.py_buffer(offsets), pa.py_buffer(data))

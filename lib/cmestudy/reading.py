@@ -528,15 +528,13 @@ def write_ingested(ingested: Ingested, processed_dir) -> Path:
     from .fileio import write_json, write_parquet
 
     out = Path(processed_dir) / INGEST_SUBDIR
-    for name in ("projects", "enrolments", "counts"):
+    for name in ("projects", "counts"):
         frame = getattr(ingested, name).copy()
-        if "learner_key" in frame.columns and frame["learner_key"].cat.categories.dtype == "uint64":
-            text = pd.Index(privacy.key_text(frame["learner_key"].cat.categories.to_numpy()), dtype="string")
-            frame["learner_key"] = frame["learner_key"].cat.rename_categories(text)
         for c in frame.columns:
-            if c != "_row" and not isinstance(frame[c].dtype, pd.CategoricalDtype):  # categoricals stay encoded
+            if c != "_row":
                 frame[c] = frame[c].astype("string")
-        write_parquet(out / f"{name}.parquet", frame, row_group_size=max(len(frame), 1))  # one dictionary per column
+        write_parquet(out / f"{name}.parquet", frame)
+    _write_enrolments(out / "enrolments.parquet", ingested.enrolments)
     q = ingested.quarantine if ingested.quarantine is not None else pd.DataFrame(
         columns=["file", "row", "project_id", "column", "value", "reason", "action"])
     write_parquet(out / "quarantine.parquet", q.astype({"row": "Int64"}).astype({c: "string" for c in q.columns if c != "row"}))
@@ -562,9 +560,30 @@ def load_ingested(processed_dir) -> Ingested:
     return Ingested(frames["projects"], frames["enrolments"], frames["counts"], files, warnings, q)
 
 
+def _write_enrolments(path: Path, frame: pd.DataFrame) -> Path:
+    """Store the enrolment table: categorical columns dictionary-encoded, ``learner_key`` as its
+    16-hexadecimal-digit text (:func:`privacy.key_array`), in one row group (Parquet repeats a
+    dictionary in every row group, and there may be millions of keys)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .fileio import write_bytes
+
+    key = frame["learner_key"]
+    table = pa.Table.from_pandas(frame.drop(columns=["learner_key"]), preserve_index=False)
+    cats = key.cat.categories
+    dictionary = privacy.key_array(cats.to_numpy()) if cats.dtype == "uint64" else pa.array(cats.astype(str), pa.string())
+    codes = np.asarray(key.cat.codes, dtype=np.int32)
+    keys = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary)
+    table = table.add_column(frame.columns.get_loc("learner_key"), "learner_key", keys)
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf, row_group_size=max(len(frame), 1))
+    return write_bytes(path, buf.getvalue().to_pybytes())
+
+
 def _read_enrolments(path: Path) -> pd.DataFrame:
     """The stored enrolment table, with ``learner_key`` back as 64-bit keys: its categories (16
-    hexadecimal digits each, see :func:`privacy.key_text`) are decoded as one buffer, not as
+    hexadecimal digits each, see :func:`privacy.key_array`) are decoded as one buffer, not as
     millions of Python strings."""
     import pyarrow as pa
     import pyarrow.compute as pc
