@@ -153,3 +153,13 @@ def test_duplicated_pairs_by_hand():
     assert columnar.duplicated_pairs([0, 0, 1, 0, 1], [5, 5, 5, 6, 5]).tolist() == [False, True, False, False, True]
     with pytest.raises(ValueError, match="non-negative"):
         columnar.duplicated_pairs([0, -1], [1, 1])
+
+
+def test_identities_whose_keys_collide_share_the_key(monkeypatch):
+    """Linkage is by key: if two identities' 64-bit keys were equal they would be one learner."""
+    monkeypatch.setattr(privacy, "keyed_hash", lambda messages, secret, scheme: np.zeros(len(messages), np.uint64))
+    fields = {"learner_id": columnar.encode_series(pd.Series(["S1", "S2", "S1", ""]))}
+    keys = privacy.pseudonymise(fields, 4, SECRET)
+    codes = list(keys.codes)
+    assert codes[0] == codes[1] == codes[2] and codes[3] == -1
+    assert list(keys.categories) == [0]
