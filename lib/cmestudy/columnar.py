@@ -72,14 +72,21 @@ class Encoded:
         return pd.Categorical.from_codes(self.codes, dtype=pd.CategoricalDtype(cats))
 
 
+def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets and the bytes of an Arrow string array, as NumPy views (no copy)."""
+    offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=offset_type, count=len(arr) + 1,
+                            offset=arr.offset * np.dtype(offset_type).itemsize)
+    data = arr.buffers()[2]
+    return offsets, (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8))
+
+
 def _may_need_strip(values: pa.Array) -> bool:
     """Whether any value could start or end with white space: its first or last byte is ASCII
     white space or belongs to a multi-byte character (Unicode spaces such as U+3000 are)."""
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
-    data = values.buffers()[2]
-    if data is None or len(values) == 0:
+    if len(values) == 0:
         return False
-    data = np.frombuffer(data, dtype=np.uint8)
+    offsets, data = _buffers(values)
     nonempty = offsets[1:] > offsets[:-1]
     edges = np.concatenate([data[offsets[:-1][nonempty]], data[offsets[1:][nonempty] - 1]])
     return bool(((edges <= 0x20) | (edges >= 0x80)).any())
@@ -105,11 +112,7 @@ def _partition_digit(arr: pa.Array, bits: int) -> np.ndarray:
     """A ``bits``-bit digit per string: a tabulation hash (Zobrist 1970; Patrascu & Thorup
     2012) of its last two bytes and its length. It depends on the string alone: for strings
     shorter than two bytes, the bytes before the string's start are not used."""
-    offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(arr.buffers()[1], dtype=offset_type, count=len(arr) + 1,
-                            offset=arr.offset * np.dtype(offset_type).itemsize)
-    data = arr.buffers()[2]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    offsets, data = _buffers(arr)
     if len(data) < 2:  # so that the wrapped indices below exist
         data = np.concatenate([data, np.zeros(2, np.uint8)])
     ends = offsets[1:]

@@ -57,13 +57,21 @@ def write_json(path: str | os.PathLike, obj) -> Path:
     return write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def write_parquet(path: str | os.PathLike, frame: pd.DataFrame, row_group_size: int | None = None) -> Path:
-    """Write ``frame`` as Parquet atomically. Categorical columns are stored dictionary-encoded;
-    Parquet repeats a column's dictionary in every row group, so a table whose categories are
-    many (learner keys) is best written as one row group (``row_group_size=len(frame)``)."""
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False, row_group_size=row_group_size)
-    return write_bytes(path, buf.getvalue())
+def write_parquet(path: str | os.PathLike, table, row_group_size: int | None = None) -> Path:
+    """Write a DataFrame or an Arrow table as Parquet, atomically.
+
+    Parquet repeats a dictionary-encoded column's dictionary in every row group, so a table
+    with millions of categories (learner keys) is best written as one row group
+    (``row_group_size=len(table)``).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not isinstance(table, pa.Table):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf, row_group_size=row_group_size)
+    return write_bytes(path, buf.getvalue().to_pybytes())
 
 
 def defuse_formula(value):

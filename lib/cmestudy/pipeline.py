@@ -250,7 +250,13 @@ def execute(cfg: RunConfig, on_done=None) -> tuple[list[Path], int]:
         return (state.get(name) == f and cache.outputs_present(name, cfg.processed_dir, out_nb / f"{name}.ipynb"))
 
     names = list(cfg.notebooks)
-    first = next((n for n in names if not current(n, fp(n))), None)
+    known = {}  # fingerprints taken before anything ran: still valid for the first notebook to run
+
+    def fp_now(name):
+        known[name] = fp(name)
+        return known[name]
+
+    first = next((n for n in names if not current(n, fp_now(n))), None)
     pool = None
     if first is not None:  # start the kernels of this notebook and of every later one now
         kernel = choose_kernel(cfg.kernel)
@@ -259,13 +265,13 @@ def execute(cfg: RunConfig, on_done=None) -> tuple[list[Path], int]:
             pool.start(n, import_lines(Path(cfg.notebooks_dir) / f"{n}.ipynb"), nice=n != first)
         import papermill  # noqa: F401  (loaded while the kernels start)
     try:
-        return _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done)
+        return _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done, known)
     finally:
         if pool:
             pool.shutdown()
 
 
-def _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done) -> tuple[list[Path], int]:
+def _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done, known) -> tuple[list[Path], int]:
     out_nb = Path(cfg.out_dir) / "notebooks"
     total = len(names)
     ran = 0
@@ -277,7 +283,7 @@ def _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done) -> tu
                 group.append(names[i + len(group)])
         todo = []
         for k, name in enumerate(group):
-            f = fp(name)
+            f = known[name] if ran == 0 and name in known else fp(name)  # inputs change only once a notebook ran
             if current(name, f):
                 log(f"[{i + k + 1}/{total}] {name}: up to date")
             else:

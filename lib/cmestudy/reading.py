@@ -565,9 +565,8 @@ def _write_enrolments(path: Path, frame: pd.DataFrame) -> Path:
     16-hexadecimal-digit text (:func:`privacy.key_array`), in one row group (Parquet repeats a
     dictionary in every row group, and there may be millions of keys)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from .fileio import write_bytes
+    from .fileio import write_parquet
 
     key = frame["learner_key"]
     table = pa.Table.from_pandas(frame.drop(columns=["learner_key"]), preserve_index=False)
@@ -576,9 +575,7 @@ def _write_enrolments(path: Path, frame: pd.DataFrame) -> Path:
     codes = np.asarray(key.cat.codes, dtype=np.int32)
     keys = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary)
     table = table.add_column(frame.columns.get_loc("learner_key"), "learner_key", keys)
-    buf = pa.BufferOutputStream()
-    pq.write_table(table, buf, row_group_size=max(len(frame), 1))
-    return write_bytes(path, buf.getvalue().to_pybytes())
+    return write_parquet(path, table, row_group_size=max(len(frame), 1))
 
 
 def _read_enrolments(path: Path) -> pd.DataFrame:
