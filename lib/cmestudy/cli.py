@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, paths
+from .pipeline import DEFAULT_CELL_TIMEOUT
 
 
 def _years(text: str) -> list[int]:
@@ -31,6 +32,16 @@ def _alpha(text: str) -> float:
     if not 0 < a < 1:
         raise argparse.ArgumentTypeError(f"alpha must lie between 0 and 1; got {a}")
     return a
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a timeout must be a number of seconds; got {text!r}") from None
+    if not v > 0 or v != v or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"a timeout must be a positive number of seconds; got {text!r}")
+    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: threads on this machine")
     r.add_argument("--force", action="store_true",
                    help="execute every notebook, even those whose inputs, parameters and code are unchanged")
+    r.add_argument("--cell-timeout", type=_seconds, default=DEFAULT_CELL_TIMEOUT, metavar="SECONDS",
+                   help="stop the run with an error when a notebook cell runs longer than this, or a kernel "
+                        f"does not answer for this long (default: {DEFAULT_CELL_TIMEOUT:g})")
     r.add_argument("--jobs", type=int, default=3, metavar="N",
                    help="notebooks 03-05 run up to N at a time, each with its progress bar (default: 3; 1 runs them one by one)")
 
@@ -103,7 +117,8 @@ def _run(args) -> int:
     cfg = RunConfig(raw_dir=paths.resolve(args.raw), out_dir=out, processed_dir=paths.resolve(processed),
                     notebooks_dir=paths.resolve(args.notebooks), years=args.years, alpha=args.alpha,
                     adjust=args.adjust, kernel=args.kernel, progress=args.progress, force=args.force,
-                    jobs=max(1, args.jobs), engine=args.engine, scheduler=args.scheduler)
+                    jobs=max(1, args.jobs), engine=args.engine, scheduler=args.scheduler,
+                    cell_timeout=args.cell_timeout)
     try:
         run(cfg)
     except (FileNotFoundError, NotADirectoryError, ValueError) as exc:

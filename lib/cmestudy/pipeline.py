@@ -12,6 +12,7 @@ replaced, atomically, after every notebook has succeeded).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -26,6 +27,9 @@ from .problems import DataError
 from .paths import check_raw_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+#: Longest a notebook cell may run, and a kernel may take to answer, in seconds (``--cell-timeout``).
+#: Generous: the longest cell of the study (ingest of a 100-million-row export) takes minutes.
+DEFAULT_CELL_TIMEOUT = 1800.0
 
 
 class NotebookFailed(RuntimeError):
@@ -58,6 +62,7 @@ class RunConfig:
     jobs: int = 3
     engine: str = "pandas"
     scheduler: str | None = None
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT
 
     def parameters(self) -> dict:
         return {
@@ -120,35 +125,40 @@ def import_lines(notebook: Path) -> str:
 class KernelPool:
     """Kernels started ahead of the notebooks that will use them.
 
-    A notebook's kernel is started, and the notebook's own import lines are run in it
-    (silently, outside the notebook's history), while earlier notebooks still execute, so
-    kernel start-up and library imports overlap with other work instead of adding to the
-    run's wall time. The notebook then executes top to bottom as usual; its imports find
-    the modules loaded. Kernels not used are shut down at the end.
+    A later notebook's kernel is started while earlier notebooks still execute, at a lower
+    priority, and loads the libraries its notebook imports during its own start-up: the
+    notebook's import lines are given to the kernel as IPython's ``exec_lines``, which
+    ipykernel runs before it answers any request (outside the history, so the notebook's
+    cells are still counted 1, 2, 3, ...). The notebook then executes top to bottom as
+    usual and its imports find the modules loaded. Kernels not used are shut down at the end.
+
+    No client other than papermill's ever talks to a kernel. (An earlier version sent the
+    imports through a second client of the same ``KernelManager``; both clients carried the
+    manager's session, whose id is the ZeroMQ identity of their shell sockets, and a
+    kernel's ROUTER socket routes by identity, so a reply could go to the wrong client and
+    papermill waited for it forever: 3 of 12 reruns of one notebook hung.)
     """
 
     def __init__(self, kernel: str, cwd: Path):
         self.kernel, self.cwd = kernel, str(cwd)
         self.managers: dict = {}
         self.pids: dict = {}
-        self.clients: list = []
         self.stopping = ThreadPoolExecutor(1)  # kernels are shut down off the critical path
 
     def start(self, name: str, warm_up: str = "", nice: bool = True) -> None:
-        """Start a kernel for ``name`` and send it ``warm_up`` code; with ``nice``, at a lower
-        priority (nice 10), so that it does not slow the notebook executing now."""
+        """Start a kernel for ``name`` that runs ``warm_up`` (lines of code) while starting; with
+        ``nice``, at a lower priority (nice 10), so that it does not slow the notebook executing now."""
         from jupyter_client.manager import KernelManager
 
-        km = KernelManager(kernel_name=self.kernel)
-        km.start_kernel(extra_arguments=KERNEL_ARGS, cwd=self.cwd)
+        lines = [ln for ln in warm_up.splitlines() if ln.strip()]
+        # papermill's client is asynchronous (as for kernels it starts itself), so that nbclient's
+        # timeouts and its check that the kernel is alive run while it waits for a message
+        km = KernelManager(kernel_name=self.kernel, client_class="jupyter_client.asynchronous.AsyncKernelClient")
+        km.start_kernel(extra_arguments=KERNEL_ARGS + ([f"--IPKernelApp.exec_lines={json.dumps(lines)}"] if lines else []),
+                        cwd=self.cwd)
         self.pids[name] = getattr(getattr(km, "provisioner", None), "pid", None)
         if nice:
             self._renice(name, WARM_NICENESS)
-        if warm_up:
-            kc = km.client()
-            kc.start_channels(iopub=False, stdin=False, hb=False, control=False)  # the request needs only the shell
-            kc.execute(warm_up, silent=True, store_history=False)  # queued until the kernel listens
-            self.clients.append(kc)
         self.managers[name] = km
 
     def _renice(self, name: str, niceness: int) -> None:
@@ -170,7 +180,12 @@ class KernelPool:
                 self._renice(n, SHARING_NICENESS)
 
     def take(self, name: str):
-        return self.managers.get(name)
+        """The kernel started for ``name``, or None (papermill then starts one) if it has died."""
+        km = self.managers.get(name)
+        if km is not None and not km.is_alive():
+            self.shutdown(name)
+            return None
+        return km
 
     def shutdown(self, name: str | None = None) -> None:
         """Shut down one notebook's kernel (in the background), or all of them (and wait)."""
@@ -179,9 +194,6 @@ class KernelPool:
             if km is not None:
                 self.stopping.submit(_stop_kernel, km)
         if not name:
-            for kc in self.clients:
-                kc.stop_channels()
-            self.clients = []
             self.stopping.shutdown(wait=True)
 
 
@@ -192,7 +204,14 @@ def _stop_kernel(km) -> None:
 
 def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool, position: int = 0,
                  pool: KernelPool | None = None, on_done=None, seconds: dict | None = None) -> Path:
+    """Execute one notebook with papermill; every wait is bounded by ``cfg.cell_timeout``.
+
+    A cell that runs longer, a kernel that dies, or one that never answers raises
+    :class:`NotebookFailed` naming the notebook and the cell, as an error in a cell does;
+    papermill has saved the partially executed notebook by then.
+    """
     import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     src = Path(cfg.notebooks_dir) / f"{name}.ipynb"
@@ -203,9 +222,24 @@ def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool, positio
         pm.execute_notebook(str(src), str(dst), parameters=cfg.parameters(), kernel_name=kernel,
                             progress_bar={"desc": name, "position": position, "leave": True} if progress else False,
                             cwd=str(Path(cfg.notebooks_dir)), log_output=False, extra_arguments=KERNEL_ARGS,
+                            execution_timeout=cfg.cell_timeout, start_timeout=cfg.cell_timeout,
                             **({"km": km} if km is not None else {}))
     except PapermillExecutionError as exc:
         raise NotebookFailed(name, exc.exec_count, exc.ename, exc.evalue, exc.source or "", dst) from None
+    except CellTimeoutError:
+        _cancel_orphan_tasks()
+        cell, source = stopped_cell(dst)
+        raise NotebookFailed(name, cell, "CellTimeoutError",
+                             f"the cell did not finish within {cfg.cell_timeout:g} s (--cell-timeout); "
+                             "its kernel was stopped", source, dst) from None
+    except DeadKernelError as exc:
+        _cancel_orphan_tasks()
+        cell, source = stopped_cell(dst)
+        raise NotebookFailed(name, cell, "DeadKernelError", f"the kernel died while the cell ran ({exc})",
+                             source, dst) from None
+    except RuntimeError as exc:  # jupyter_client: the kernel did not answer within the start-up timeout
+        cell, source = stopped_cell(dst)
+        raise NotebookFailed(name, cell, "KernelNotAnswering", str(exc), source, dst) from None
     finally:
         if pool:
             pool.shutdown(name)
@@ -216,6 +250,41 @@ def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool, positio
     if on_done:
         on_done(dst)
     return dst
+
+
+def _cancel_orphan_tasks() -> None:
+    """Cancel what nbclient left pending in this thread's event loop when a cell timed out or its
+    kernel died (its wait for the cell's output), so that nothing waits on at exit."""
+    import asyncio
+
+    from jupyter_core.utils import ensure_event_loop
+
+    loop = ensure_event_loop()
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending and not loop.is_running():
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def stopped_cell(executed: Path) -> tuple[int | None, str]:
+    """Where papermill stopped in a partially executed notebook: (the cell's number, its source).
+
+    The cell is the last one papermill started; its number is its execution count, or else
+    its place among the code cells (as Jupyter numbers them in a fresh kernel).
+    """
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(executed), as_version=4)
+    except (OSError, ValueError):
+        return None, ""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    started = [c for c in code if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if not started:
+        return None, ""
+    cell = started[-1]
+    return cell.get("execution_count") or code.index(cell) + 1, cell.source
 
 
 #: Notebooks that only read the cleaned tables: they may run side by side.
@@ -235,6 +304,7 @@ def execute(cfg: RunConfig, on_done=None) -> tuple[list[Path], int]:
     for name in cfg.notebooks:
         if not (Path(cfg.notebooks_dir) / f"{name}.ipynb").is_file():
             raise FileNotFoundError(f"notebook {Path(cfg.notebooks_dir) / (name + '.ipynb')} does not exist")
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)  # failures are reported as NotebookFailed
     previous = cache.load_state(cfg.out_dir)
     state = {} if cfg.force else previous
     state["seconds"] = dict(previous.get("seconds", {}))  # how long each notebook took when it last ran
