@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 RAW    ?= data/raw
 OUT    ?= output
+# language of the report: en or zh (make report REPORT_LANG=zh)
+REPORT_LANG ?= en
 STAMP  := $(VENV)/.cmestudy-installed
 
 .DEFAULT_GOAL := help
@@ -19,8 +21,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name cmestudy --display-name "Python (cmestudy)" >/dev/null
 	@touch $@
 
-report: $(STAMP) ## Run the whole study on $(RAW) and write $(OUT)/report.html and $(OUT)/report.pdf
-	$(BIN)/cmestudy run --raw $(RAW) --out $(OUT)
+report: $(STAMP) ## Run the whole study on $(RAW); write $(OUT)/report.html, .pdf, .docx (REPORT_LANG=en|zh)
+	$(BIN)/cmestudy run --raw $(RAW) --out $(OUT) --lang $(REPORT_LANG)
 
 test: $(STAMP) ## Run the test suite
 	$(BIN)/python -m pytest

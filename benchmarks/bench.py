@@ -3,6 +3,7 @@
     python benchmarks/bench.py                      # 1M and 10M rows, plus the study run timings
     python benchmarks/bench.py --rows 1000000       # one size only
     python benchmarks/bench.py --skip-study         # only the ingest benchmark
+    python benchmarks/bench.py --rows               # only the study run (English and Chinese)
     python benchmarks/bench.py --repeat 5           # runs per measurement (the best is reported)
 
 For each size it generates a project register and an enrolment export in the raw format
@@ -15,7 +16,8 @@ then, each in a fresh process so that peak memory is its own:
 
 It checks that the counts are identical, and reports wall time, rows per second, peak
 resident memory and the time ratio. It also times clean ``cmestudy run --force`` runs of the
-default study and a rerun with nothing changed. Every time is the best of ``--repeat`` runs
+default study in English and in Chinese (``--lang zh``, alternating with the English ones), the
+size of each PDF, and a rerun with nothing changed. Every time is the best of ``--repeat`` runs
 (medians are reported too): on a shared machine the spread between runs is other work, not
 the code. Results: ``output/benchmarks/``.
 """
@@ -172,26 +174,35 @@ def bench_size(rows: int, work: Path, repeat: int = 3) -> dict:
 
 
 def bench_study(out: Path, repeat: int = 3) -> dict:
-    """Clean runs (``--force``) of the default study, then a rerun with nothing changed."""
+    """Clean runs (``--force``) of the default study in English and in Chinese, alternating, then a
+    rerun with nothing changed; the size of each report's PDF."""
     import statistics
 
-    cli = [sys.executable, "-m", "cmestudy", "run", "--out", str(out), "--no-progress"]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "lib"))
-    clean = []
+    clean = {"en": [], "zh": []}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run(cli + ["--force"], check=True, capture_output=True, env=env)
-        clean.append(time.perf_counter() - t0)
+        for lang in clean:
+            cli = [sys.executable, "-m", "cmestudy", "run", "--out", str(out / lang), "--no-progress", "--lang", lang]
+            t0 = time.perf_counter()
+            subprocess.run(cli + ["--force"], check=True, capture_output=True, env=env)
+            clean[lang].append(time.perf_counter() - t0)
     t0 = time.perf_counter()
     subprocess.run(cli, check=True, capture_output=True, env=env)
     cached = time.perf_counter() - t0
-    return {"clean_run_seconds": min(clean), "clean_run_median_seconds": statistics.median(clean),
-            "clean_run_all_seconds": clean, "cached_rerun_seconds": cached}
+    res = {"clean_run_seconds": min(clean["en"]), "clean_run_median_seconds": statistics.median(clean["en"]),
+           "clean_run_all_seconds": clean["en"], "cached_rerun_seconds": cached,
+           "zh_clean_run_seconds": min(clean["zh"]), "zh_clean_run_median_seconds": statistics.median(clean["zh"]),
+           "zh_clean_run_all_seconds": clean["zh"],
+           "pdf_bytes": {lang: (out / lang / "report.pdf").stat().st_size for lang in clean}}
+    res["zh_to_en_ratio"] = res["zh_clean_run_seconds"] / res["clean_run_seconds"]
+    res["zh_to_en_median_ratio"] = res["zh_clean_run_median_seconds"] / res["clean_run_median_seconds"]
+    return res
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000], help="enrolment rows per size")
+    ap.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000],
+                    help="enrolment rows per size (none: only the study run)")
     ap.add_argument("--out", type=Path, default=ROOT / "output" / "benchmarks", help="where results go")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each measurement (engines per size, clean study runs); the best is reported")
     ap.add_argument("--skip-study", action="store_true", help="do not time the study run")
@@ -211,9 +222,10 @@ def main(argv=None) -> int:
         if not args.skip_study:
             print("study: clean run and cached rerun ...", flush=True)
             results["study"] = bench_study(Path(tmp) / "study", args.repeat)
-            print(f"  clean {results['study']['clean_run_seconds']:.1f} s "
-                  f"(median {results['study']['clean_run_median_seconds']:.1f} s); "
-                  f"cached rerun {results['study']['cached_rerun_seconds']:.1f} s", flush=True)
+            st = results["study"]
+            print(f"  clean {st['clean_run_seconds']:.1f} s (median {st['clean_run_median_seconds']:.1f} s); "
+                  f"Chinese {st['zh_clean_run_seconds']:.1f} s (median {st['zh_clean_run_median_seconds']:.1f} s, "
+                  f"ratio {st['zh_to_en_ratio']:.2f}); cached rerun {st['cached_rerun_seconds']:.1f} s", flush=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     lines = ["| rows | cmestudy s | rows/s | peak MB | DuckDB s | DuckDB peak MB | ratio | ratio of medians | counts identical |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
@@ -225,7 +237,11 @@ def main(argv=None) -> int:
         st = results["study"]
         lines += ["", f"Study run on the default data: clean (`--force`) {st['clean_run_seconds']:.1f} s "
                       f"(best of {len(st['clean_run_all_seconds'])}; median {st['clean_run_median_seconds']:.1f} s), "
-                      f"cached rerun {st['cached_rerun_seconds']:.1f} s."]
+                      f"cached rerun {st['cached_rerun_seconds']:.1f} s. The Chinese report (`--lang zh`): clean "
+                      f"{st['zh_clean_run_seconds']:.1f} s (median {st['zh_clean_run_median_seconds']:.1f} s), "
+                      f"{st['zh_to_en_ratio']:.2f} times the English run (ratio of medians "
+                      f"{st['zh_to_en_median_ratio']:.2f}). PDF: English {st['pdf_bytes']['en'] / 1e6:.2f} MB, "
+                      f"Chinese {st['pdf_bytes']['zh'] / 1e6:.2f} MB."]
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if all(r["counts_identical"] for r in results["sizes"]) else 1

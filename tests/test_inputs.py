@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cmestudy import cleaning, reading, report
+from cmestudy import cleaning, reading, tables
 from cmestudy.fileio import write_csv as safe_csv
 from cmestudy.pipeline import validate
 from cmestudy.problems import DataError
@@ -335,7 +335,7 @@ def test_a_file_of_no_known_kind_is_ignored_with_a_warning(tmp_path):
 
 def test_html_in_data_is_escaped_in_report_tables():
     frame = pd.DataFrame({"projects": [3]}, index=pd.Index(['<script>alert("x")</script>'], name="discipline"))
-    page = report.table_html(frame, "Projects <by> discipline")
+    page = tables.to_html(tables.layout(frame), "Projects <by> discipline")
     assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;by&gt;" in page
 
 

@@ -29,6 +29,10 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     for dep in env["dependencies"]:
         if isinstance(dep, str) and _name(dep) not in ("python", "pip"):
             conda_side[_name(dep)] = dep.replace(" ", "")
+        elif isinstance(dep, dict):  # packages conda-forge lacks, installed by pip
+            for req in dep.get("pip", []):
+                if not req.startswith("-"):
+                    conda_side[_name(req)] = req.replace(" ", "")
     assert set(conda_side) == set(pip_side), (
         f"only in pyproject.toml: {sorted(set(pip_side) - set(conda_side))}; "
         f"only in environment.yml: {sorted(set(conda_side) - set(pip_side))}")
@@ -78,6 +82,7 @@ def test_papermill_reads_every_parameter_with_its_help(path, caplog):
     import papermill
 
     params = papermill.inspect_notebook(str(path))
-    assert set(params) == {"raw_dir", "processed_dir", "output_dir", "years", "alpha", "adjust", "engine", "scheduler"}
+    assert set(params) == {"raw_dir", "processed_dir", "output_dir", "years", "alpha", "confidence", "adjust", "lang",
+                           "engine", "scheduler"}
     assert all(p["help"] for p in params.values()), [n for n, p in params.items() if not p["help"]]
     assert "Unable to parse" not in caplog.text

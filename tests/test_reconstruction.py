@@ -103,6 +103,6 @@ def test_comparison_tables_split_figures_and_statements(study):
     figures = published.comparison_table(comparison)
     claims = published.comparison_table(comparison, "claims")
     assert len(figures) == 11 and len(claims) == 5
-    chi2 = figures.index.str.startswith("chi2")
-    assert chi2.sum() == 9 and figures.loc[chi2, "reported p"].str.startswith("consistent").all()
+    chi2 = figures["figure"].str.startswith("χ²")
+    assert chi2.sum() == 9 and figures.loc[chi2, "reported_p"].str.startswith("consistent").all()
     assert claims["holds"].all()

@@ -55,7 +55,7 @@ def test_pdf_shows_every_figure_and_table_of_the_html(study_run):
     assert n_img >= 6
     assert _pdf_images(out / "report.pdf") == n_img
     pdf = "".join(_pdf_text(out / "report.pdf"))
-    captions = [_squash(c) for c in re.findall(r"<caption>(.*?)</caption>", page, re.S)]
+    captions = [_squash(c) for c in re.findall(r'<p class="cme-caption">(.*?)</p>', page, re.S)]
     assert len(captions) >= 15
     missing = [c for c in captions if c not in pdf]
     assert not missing, f"tables of the HTML missing from the PDF: {missing}"

@@ -20,15 +20,17 @@ RERUNS = 30
 RERUN_LIMIT = 120
 
 
-def _notebooks_with(tmp_path, notebook: str, source: str, at: int = 4):
-    """A copy of the study notebooks with one code cell inserted into ``notebook``."""
+def _notebooks_with(tmp_path, notebook: str, source: str, at: int = 3):
+    """A copy of the study notebooks with a code cell inserted into ``notebook`` before cell ``at``;
+    returns the directory and the number Jupyter gives the inserted cell when papermill runs it
+    (its place among the code cells, counting the injected-parameters cell)."""
     nbdir = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", nbdir)
     path = nbdir / f"{notebook}.ipynb"
     nb = nbformat.read(path, as_version=4)
     nb.cells.insert(at, nbformat.v4.new_code_cell(source))
     nbformat.write(nb, path)
-    return nbdir
+    return nbdir, sum(c.cell_type == "code" for c in nb.cells[:at]) + 2
 
 
 def _forget(out, notebook: str) -> None:
@@ -57,7 +59,7 @@ def test_rerunning_a_single_notebook_always_finishes(small_raw, tmp_path):
 
 
 def test_rerunning_after_a_failing_notebook_always_finishes(small_raw, tmp_path):
-    nbdir = _notebooks_with(tmp_path, "05_prospects", "raise RuntimeError('the prospects failed on purpose')")
+    nbdir, _ = _notebooks_with(tmp_path, "05_prospects", "raise RuntimeError('the prospects failed on purpose')")
     out = tmp_path / "out"
     for i in range(RERUNS):
         proc = run_cli("run", "--raw", small_raw, "--out", out, "--notebooks", nbdir, "--no-progress",
@@ -69,7 +71,7 @@ def test_rerunning_after_a_failing_notebook_always_finishes(small_raw, tmp_path)
 
 
 def test_a_cell_that_runs_past_the_timeout_ends_the_run_with_a_readable_error(small_raw, tmp_path):
-    nbdir = _notebooks_with(tmp_path, "03_descriptive", "import time\ntime.sleep(600)  # a cell that never ends")
+    nbdir, cell = _notebooks_with(tmp_path, "03_descriptive", "import time\ntime.sleep(600)  # a cell that never ends")
     out = tmp_path / "out"
     t0 = time.perf_counter()
     proc = run_cli("run", "--raw", small_raw, "--out", out, "--notebooks", nbdir, "--no-progress",
@@ -77,7 +79,7 @@ def test_a_cell_that_runs_past_the_timeout_ends_the_run_with_a_readable_error(sm
     assert time.perf_counter() - t0 < 300
     assert proc.returncode == 1, proc.stderr
     err = proc.stderr
-    assert "notebook 03_descriptive failed in cell 5 (`import time`)" in err, err
+    assert f"notebook 03_descriptive failed in cell {cell} (`import time`)" in err, err
     assert "CellTimeoutError: the cell did not finish within 8 s (--cell-timeout)" in err
     assert "Traceback" not in err
     kept = out / "notebooks" / "03_descriptive.ipynb"
@@ -86,11 +88,11 @@ def test_a_cell_that_runs_past_the_timeout_ends_the_run_with_a_readable_error(sm
 
 
 def test_a_kernel_that_dies_ends_the_run_with_a_readable_error(small_raw, tmp_path):
-    nbdir = _notebooks_with(tmp_path, "02_clean", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", at=3)
+    nbdir, cell = _notebooks_with(tmp_path, "02_clean", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
     out = tmp_path / "out"
     proc = run_cli("run", "--raw", small_raw, "--out", out, "--notebooks", nbdir, "--no-progress", timeout=300)
     assert proc.returncode == 1, proc.stderr
-    assert "notebook 02_clean failed in cell 4 (`import os, signal`)" in proc.stderr, proc.stderr
+    assert f"notebook 02_clean failed in cell {cell} (`import os, signal`)" in proc.stderr, proc.stderr
     assert "DeadKernelError: the kernel died" in proc.stderr
     assert (out / "notebooks" / "02_clean.ipynb").is_file()
     assert not (out / "notebooks" / "03_descriptive.ipynb").exists()

@@ -150,15 +150,22 @@ def test_tiny_table_by_hand():
 def test_low_expected_footnote_counts_cells_below_five():
     res = stats.crosstab_tests([[1, 9], [4, 6]])  # E = 2.5, 7.5, 2.5, 7.5
     assert (res.low_expected.count, res.low_expected.share, res.low_expected.minimum) == (2, 0.5, 2.5)
-    assert res.low_expected.footnote() == "2 cells (50.0%) have expected count less than 5. The minimum expected count is 2.50."
+    assert res.low_expected.footnote("en") == "a. 2 cells (50.0%) have expected count less than 5. The minimum expected count is 2.50."
+    assert res.low_expected.footnote("zh") == "a. 2个格子（50.0%）的理论频数小于5。最小理论频数为2.50。"
 
 
 def test_to_frame_has_the_spss_layout():
+    from cmestudy import i18n, tables
+
     frame = stats.crosstab_tests([[10, 20], [30, 40]]).to_frame()
-    assert list(frame.index) == ["Pearson Chi-Square", "Continuity Correction", "Likelihood Ratio",
-                                 "Fisher's Exact Test", "Linear-by-Linear Association", "N of Valid Cases"]
-    assert list(frame.columns) == ["Value", "df", "Asymptotic Significance (2-sided)", "Exact Sig. (2-sided)"]
-    assert frame.loc["N of Valid Cases", "Value"] == 100
+    assert list(frame.index) == ["pearson", "yates", "likelihood_ratio", "fisher", "linear_by_linear", "n_valid"]
+    assert frame.loc["n_valid", "value"] == 100
+    shown = tables.layout(frame)  # as the English report prints it: SPSS's own words
+    assert [h[0][0] for h, _ in shown.rows] == ["Pearson Chi-Square", "Continuity Correction", "Likelihood Ratio",
+                                                "Fisher's Exact Test", "Linear-by-Linear Association", "N of Valid Cases"]
+    assert [c[0] for c in shown.header[0]] == ["Value", "df", "Asymptotic significance (2-sided)",
+                                               "Exact significance (2-sided)"]
+    assert i18n.label("pearson", "zh") == "Pearson χ²"
 
 
 def test_pairwise_tests_and_adjustments():

@@ -24,7 +24,12 @@ Modules, one per concept:
 * :mod:`cmestudy.published`   -- published figures and their reproduction
 * :mod:`cmestudy.reconstruct` -- the reconstructed default data set
 * :mod:`cmestudy.plotting`    -- figures
-* :mod:`cmestudy.report`      -- notebook display helpers and the HTML/PDF report
+* :mod:`cmestudy.i18n`        -- the report's languages: message catalogues, numbers written each language's way
+* :mod:`cmestudy.fonts`       -- fonts that draw every character, from the project's own dependencies
+* :mod:`cmestudy.tables`      -- tables labelled, formatted and laid out in three lines
+* :mod:`cmestudy.report`      -- what a notebook shows: headings, tables, figures, sentences
+* :mod:`cmestudy.document`    -- the report assembled from the notebooks: HTML and PDF
+* :mod:`cmestudy.word`        -- the report as a Word document
 * :mod:`cmestudy.cache`       -- fingerprints that let unchanged notebooks be skipped
 * :mod:`cmestudy.pipeline`    -- run the notebooks with papermill
 * :mod:`cmestudy.cli`         -- the ``cmestudy`` command

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import describe, stats
+from . import describe, i18n, stats
 from .schema import GRADES
 
 
@@ -24,47 +24,64 @@ class YearTests:
 
 
 class TestsByYear(dict):
-    """``{year: YearTests}`` for the years that can be tested; ``skipped`` says why others cannot."""
+    """``{year: YearTests}`` for the years that can be tested; ``skipped`` gives the code of the reason
+    why others cannot (``no_learners``, ``one_mode``, ``one_title``)."""
 
     def __init__(self):
         super().__init__()
         self.skipped: dict[int, str] = {}
 
 
-def mode_title_tests(learners: pd.DataFrame, years, adjust: str = "bonferroni", reference: str = "intermediate") -> TestsByYear:
+def mode_title_tests(learners: pd.DataFrame, years, adjust: str = "bonferroni", reference: str = "intermediate",
+                     confidence: float = 0.95) -> TestsByYear:
     """Crosstab tests and pairwise comparisons with ``reference`` for every year.
+
+    ``confidence`` is the level of the interval of Cramér's V.
 
     Titles with no learners in a year are left out of that year's table; a year without
     learners in both modes, or with fewer than two titles, cannot be tested and is listed
-    in ``skipped`` with the reason.
+    in ``skipped`` with the reason's code (``no_learners``, ``one_mode``, ``one_title``).
     """
     out = TestsByYear()
     for year in years:
         table = describe.mode_by_title(learners, year)
         table = table.loc[:, table.sum(axis=0) > 0]
-        try:
-            result = stats.crosstab_tests(table)
-        except ValueError as exc:
-            out.skipped[int(year)] = str(exc).replace("observed", "the mode × title table")
+        if table.to_numpy().sum() == 0:
+            out.skipped[int(year)] = "no_learners"
             continue
+        if (table.sum(axis=1) > 0).sum() < 2:
+            out.skipped[int(year)] = "one_mode"
+            continue
+        if table.shape[1] < 2:
+            out.skipped[int(year)] = "one_title"
+            continue
+        result = stats.crosstab_tests(table, confidence=confidence)
         pairs = [(g, reference) for g in table.columns if g != reference] if reference in table.columns else None
         out[int(year)] = YearTests(int(year), result, stats.pairwise_tests(table, pairs=pairs, adjust=adjust))
     return out
 
 
 def summary_table(tests: dict[int, YearTests]) -> pd.DataFrame:
-    """One row per year: N, Pearson chi-square, p, Cramér's V with CI, and the pairwise tests."""
-    rows = []
+    """One row per year: N, Pearson chi-square, df, p, Cramér's V with its CI, cells with E < 5, and
+    the pairwise tests (chi-square and adjusted p). Columns are (test, statistic) codes."""
+    rows = {}
     for year, t in tests.items():
         r = t.result
-        row = {"year": year, "N": r.n, "χ²": r.pearson.statistic, "df": r.pearson.df, "p": r.pearson.pvalue,
-               "Cramér's V": r.cramers_v.estimate, "V 95% CI": f"{r.cramers_v.ci_low:.3f}–{r.cramers_v.ci_high:.3f}",
-               "cells E<5": r.low_expected.count}
+        row = {("mode_by_title", "n"): r.n, ("mode_by_title", "chi2"): r.pearson.statistic,
+               ("mode_by_title", "df"): r.pearson.df, ("mode_by_title", "p"): r.pearson.pvalue,
+               ("mode_by_title", "cramers_v"): r.cramers_v.estimate,
+               ("mode_by_title", "v_ci"): f"{i18n.number(r.cramers_v.ci_low)}–{i18n.number(r.cramers_v.ci_high)}",
+               ("mode_by_title", "cells_low_expected"): r.low_expected.count}
         for _, pw in t.pairwise.iterrows():
-            row[f"{pw['first']} vs {pw['second']} χ²"] = pw["statistic"]
-            row[f"{pw['first']} vs {pw['second']} p adjusted"] = pw["pvalue_adjusted"]
-        rows.append(row)
-    return pd.DataFrame(rows, columns=None if rows else ["year"]).set_index("year")
+            pair = i18n.t("label.pair", first=i18n.label(pw["first"]), second=i18n.label(pw["second"]))
+            row[(pair, "chi2")] = pw["statistic"]
+            row[(pair, "p_adjusted")] = pw["pvalue_adjusted"]
+        rows[year] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    if len(out):
+        out.columns = pd.MultiIndex.from_tuples(out.columns)
+    out.index.name = "year"
+    return out
 
 
 def live_share(learners: pd.DataFrame, years, confidence: float = 0.95) -> pd.DataFrame:

@@ -35,11 +35,11 @@ INPUTS = {
 }
 #: The run parameters each notebook uses (only these enter its fingerprint).
 PARAMETERS = {
-    "01_ingest": ["raw_dir", "processed_dir", "output_dir", "engine", "scheduler"],
-    "02_clean": ["raw_dir", "processed_dir", "output_dir", "years"],
-    "03_descriptive": ["processed_dir", "output_dir", "years"],
-    "04_chisquare": ["raw_dir", "processed_dir", "output_dir", "years", "alpha", "adjust"],
-    "05_prospects": ["processed_dir", "output_dir", "years", "alpha", "adjust"],
+    "01_ingest": ["raw_dir", "processed_dir", "output_dir", "engine", "scheduler", "lang"],
+    "02_clean": ["raw_dir", "processed_dir", "output_dir", "years", "lang"],
+    "03_descriptive": ["processed_dir", "output_dir", "years", "lang"],
+    "04_chisquare": ["raw_dir", "processed_dir", "output_dir", "years", "alpha", "confidence", "adjust", "lang"],
+    "05_prospects": ["processed_dir", "output_dir", "years", "alpha", "confidence", "adjust", "lang"],
 }
 #: What each notebook writes under the processed directory (must exist for a skip).
 OUTPUTS = {

@@ -34,7 +34,19 @@ from .schema import GRADES_WITH_UNKNOWN, LEVELS, MODES, Codebook, load_codebook
 
 PROJECT_COLUMNS = ["project_id", "year", "level", "mode", "discipline", "title", "credits", "start_date", "hours"]
 LEARNER_COLUMNS = ["project_id", "year", "level", "mode", "discipline", "grade", "learners"]
-QUARANTINE_COLUMNS = ["file", "row", "project_id", "column", "value", "reason", "action"]
+QUARANTINE_COLUMNS = ["file", "row", "project_id", "column", "value", "reason", "action", "code"]
+#: Why a row is set aside (``code`` in the quarantine); the reason and action are written out in
+#: English from the catalogue (``label.reason_<code>``, ``label.action_<code>``), and in the
+#: report's language in the report.
+REASONS = ("orphan", "duplicate", "unknown_title", "discipline_spelling", "outside_years")
+EXCLUDED = ("orphan", "duplicate", "outside_years")  # rows left out of the counts (the others are kept)
+
+
+def reason_columns(code: str) -> dict:
+    """The ``reason``, ``action`` and ``code`` columns of a quarantine row set aside for ``code``."""
+    from . import i18n
+
+    return {"reason": i18n.t(f"label.reason_{code}", "en"), "action": i18n.t(f"label.action_{code}", "en"), "code": code}
 
 
 @dataclass
@@ -93,8 +105,7 @@ def clean_projects(projects: pd.DataFrame, years, codebook: Codebook) -> tuple[p
         unknown = coded.isna() & p["discipline"].ne("")
         notes = pd.DataFrame({"file": p.loc[unknown, "_file"], "row": p.loc[unknown, "_row"],
                               "project_id": p.loc[unknown, "project_id"], "column": "discipline",
-                              "value": p.loc[unknown, "discipline"], "reason": "discipline spelling not in the codebook",
-                              "action": "kept as written"})
+                              "value": p.loc[unknown, "discipline"], **reason_columns("discipline_spelling")})
         discipline = coded.fillna(p["discipline"])
     credits = pd.to_numeric(p["credits"].replace("", np.nan), errors="coerce")
     hours = pd.to_numeric(p["hours"].replace("", np.nan), errors="coerce")
@@ -171,20 +182,19 @@ def clean_enrolments(enrolments: pd.DataFrame, register: set[str], codebook: Cod
     unknown = (grade == GRADES_WITH_UNKNOWN.index("unknown")) & ~orphan & ~dup
     quarantine = []
 
-    def q(mask, column, reason, action):
+    def q(mask, column, code):
         rows = np.flatnonzero(mask)
         if not len(rows):
             return
         sub = e.iloc[rows]
         quarantine.append(pd.DataFrame({
             "file": sub["_file"].astype(str), "row": sub["_row"], "project_id": sub["project_id"].astype(str),
-            "column": column, "value": sub[column].astype("string").fillna("").astype(str), "reason": reason, "action": action,
+            "column": column, "value": sub[column].astype("string").fillna("").astype(str), **reason_columns(code),
         }))
 
-    q(orphan, "project_id", "project id not in the project register", "excluded")
-    q(dup, "project_id", "the same learner enrolled more than once in this project", "excluded")
-    q(unknown, "professional_title",
-      "professional title not in the codebook (or empty)", "kept; graded unknown, excluded from title tests")
+    q(orphan, "project_id", "orphan")
+    q(dup, "project_id", "duplicate")
+    q(unknown, "professional_title", "unknown_title")
     kept = ~orphan & ~dup
     n_grades = len(GRADES_WITH_UNKNOWN)
     cell_type = np.int32 if len(projects) * n_grades < 2**31 else np.int64
@@ -227,7 +237,7 @@ def clean(ingested: Ingested, years=(2021, 2022, 2023), codebook: Codebook | Non
         "projects": int(len(projects)),
         "enrolment_rows_read": int(len(ingested.enrolments)),
         "count_rows_read": int(len(ingested.counts)),
-        "enrolments_excluded": int((quarantine["action"] == "excluded").sum()),
+        "enrolments_excluded": int(quarantine["code"].isin(EXCLUDED).sum()),
         "titles_unknown": int(learners.loc[learners.grade == "unknown", "learners"].sum()),
         "learners": int(learners["learners"].sum()),
         "quarantine_by_reason": {k: int(v) for k, v in quarantine["reason"].value_counts().sort_index().items()},
@@ -267,23 +277,21 @@ def load_processed(processed_dir) -> Study:
     return Study(projects, learners, summary)
 
 
+STEPS = ("projects", "enrolment_rows_read", "count_rows_read", "enrolments_excluded", "learners", "titles_unknown")
+
+
 def steps_table(cleaned: Cleaned) -> pd.DataFrame:
-    """Rows at each cleaning step."""
+    """Rows at each cleaning step (index: step codes ``step_<name>``)."""
     s = cleaned.summary
-    rows = [
-        ("Projects in the register", s["projects"]),
-        ("Enrolment rows read", s["enrolment_rows_read"]),
-        ("Aggregated count rows read", s["count_rows_read"]),
-        ("Enrolment rows excluded (quarantined)", s["enrolments_excluded"]),
-        ("Learners counted", s["learners"]),
-        ("  of whom with unknown professional title", s["titles_unknown"]),
-    ]
-    return pd.DataFrame(rows, columns=["step", "rows"]).set_index("step")
+    return pd.DataFrame({"rows": [int(s[k]) for k in STEPS]}, index=pd.Index([f"step_{k}" for k in STEPS], name="step"))
 
 
 def quarantine_table(cleaned: Cleaned) -> pd.DataFrame:
-    """Quarantined rows by reason and action."""
+    """Quarantined rows by reason, with what was done with them (codes ``reason_<code>``, ``action_<code>``)."""
     q = cleaned.quarantine
     if q.empty:
-        return pd.DataFrame({"rows": pd.Series(dtype="int64")}, index=pd.MultiIndex.from_tuples([], names=["reason", "action"]))
-    return q.groupby(["reason", "action"]).size().rename("rows").to_frame()
+        return pd.DataFrame({"action": pd.Series(dtype=object), "rows": pd.Series(dtype="int64")},
+                            index=pd.Index([], name="reason"))
+    n = q.groupby("code", sort=True).size()
+    return pd.DataFrame({"action": [f"action_{c}" for c in n.index], "rows": n.to_numpy()},
+                        index=pd.Index([f"reason_{c}" for c in n.index], name="reason"))

@@ -24,14 +24,30 @@ def _years(text: str) -> list[int]:
     return years
 
 
-def _alpha(text: str) -> float:
+def _level(name: str):
+    def parse(text: str) -> float:
+        try:
+            a = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number; got {text!r}") from None
+        if not 0 < a < 1:
+            raise argparse.ArgumentTypeError(f"{name} must lie between 0 and 1; got {a}")
+        return a
+
+    return parse
+
+
+_alpha = _level("alpha")
+_confidence = _level("confidence")
+
+
+def _language(text: str) -> str:
+    from .i18n import check_language
+
     try:
-        a = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"alpha must be a number; got {text!r}") from None
-    if not 0 < a < 1:
-        raise argparse.ArgumentTypeError(f"alpha must lie between 0 and 1; got {a}")
-    return a
+        return check_language(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _seconds(text: str) -> float:
@@ -53,10 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"cmestudy {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    r = sub.add_parser("run", help="run the study notebooks and write the HTML and PDF report",
+    r = sub.add_parser("run", help="run the study notebooks and write the report (HTML, PDF, Word)",
                        description="Execute notebooks 01_ingest .. 05_prospects in order with papermill, "
                                    "write the executed notebooks to OUT/notebooks/ and the report to "
-                                   "OUT/report.html and OUT/report.pdf.")
+                                   "OUT/report.html, OUT/report.pdf and OUT/report.docx.")
     r.add_argument("--raw", type=Path, default=paths.RAW_DIR, metavar="DIR",
                    help="directory of raw exports (CSV/Excel), never modified (default: data/raw)")
     r.add_argument("--out", type=Path, default=paths.OUTPUT_DIR, metavar="DIR",
@@ -67,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--years", type=_years, default=[2021, 2022, 2023], metavar="YEARS",
                    help="study years, as 2021-2023 or 2021,2022,2023 (default: 2021-2023)")
     r.add_argument("--alpha", type=_alpha, default=0.05, help="significance level (default: 0.05)")
+    r.add_argument("--confidence", type=_confidence, default=0.95,
+                   help="confidence level of every interval in the report (default: 0.95)")
+    r.add_argument("--lang", type=_language, default="en", metavar="LANG",
+                   help="language of the report: en (English) or zh (Chinese, 中文) (default: en)")
     r.add_argument("--adjust", choices=["bonferroni", "holm", "none"], default="bonferroni",
                    help="p-value adjustment of the pairwise title comparisons (default: bonferroni)")
     r.add_argument("--kernel", default=None, metavar="NAME",
@@ -116,7 +136,7 @@ def _run(args) -> int:
         processed = paths.PROCESSED_DIR if out == paths.OUTPUT_DIR else out / "processed"
     cfg = RunConfig(raw_dir=paths.resolve(args.raw), out_dir=out, processed_dir=paths.resolve(processed),
                     notebooks_dir=paths.resolve(args.notebooks), years=args.years, alpha=args.alpha,
-                    adjust=args.adjust, kernel=args.kernel, progress=args.progress, force=args.force,
+                    confidence=args.confidence, lang=args.lang, adjust=args.adjust, kernel=args.kernel, progress=args.progress, force=args.force,
                     jobs=max(1, args.jobs), engine=args.engine, scheduler=args.scheduler,
                     cell_timeout=args.cell_timeout)
     try:

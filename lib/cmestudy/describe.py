@@ -26,8 +26,8 @@ def projects_by_year_level_mode(projects: pd.DataFrame, years=None) -> pd.DataFr
     for m in MODES:
         t[(m, "total")] = t[m].sum(axis=1)
     t = t[[(m, lv) for m in MODES for lv in (*LEVELS, "total")]]
-    t[("all", "total")] = t.xs("total", axis=1, level=1).sum(axis=1)
-    t.loc["all"] = t.sum()
+    t[("all_modes", "total")] = t.xs("total", axis=1, level=1).sum(axis=1)
+    t.loc["all_years"] = t.sum()
     t.index.name = "year"
     return t.astype("int64")
 
@@ -54,7 +54,7 @@ def live_disciplines_per_year(projects: pd.DataFrame, years=None) -> pd.Series:
     """Number of distinct disciplines with at least one live project, per year."""
     years = _years(projects, years)
     live = projects[(projects["mode"] == "live") & projects.year.isin(years)]
-    return live.groupby("year").discipline.nunique().reindex(years, fill_value=0).rename("disciplines with live projects")
+    return live.groupby("year").discipline.nunique().reindex(years, fill_value=0).rename("live_disciplines")
 
 
 def disciplines_per_year_mode(projects: pd.DataFrame, years=None) -> pd.DataFrame:
@@ -106,18 +106,24 @@ def learners_by_title(learners: pd.DataFrame, years=None, include_unknown: bool 
 
 
 def crosstab_with_percentages(table: pd.DataFrame) -> pd.DataFrame:
-    """An r x c table of counts as SPSS prints it: count, % within row, % within column, with totals."""
+    """An r x c table of counts as SPSS prints it: count, % within row, % within column, with totals.
+
+    Rows are (row category, statistic) with statistics ``count``, ``row_pct``, ``col_pct``; the
+    totals are the row and column ``total``.
+    """
     t = table.copy()
-    t.columns = [str(c) for c in t.columns]
-    t.index = [str(i) for i in t.index]
-    t["Total"] = t.sum(axis=1)
-    t.loc["Total"] = t.sum(axis=0)
-    row_pct = 100 * t.div(t["Total"], axis=0)
-    col_pct = 100 * t / t.loc["Total"]
-    parts = {"Count": t, "% within row": row_pct, "% within column": col_pct}
+    t.columns = pd.Index([str(c) for c in t.columns], name=None)
+    t.index = pd.Index([str(i) for i in t.index])
+    t["total"] = t.sum(axis=1)
+    t.loc["total"] = t.sum(axis=0)
+    row_pct = 100 * t.div(t["total"], axis=0)
+    col_pct = 100 * t / t.loc["total"]
+    parts = {"count": t, "row_pct": row_pct, "col_pct": col_pct}
     out = pd.concat(parts, names=["statistic"]).swaplevel(0, 1)
     order = [(i, s) for i in t.index for s in parts]
-    return out.reindex(order)
+    out = out.reindex(order)
+    out.index.names = [table.index.name or "mode", "statistic"]
+    return out
 
 
 def title_table(learners: pd.DataFrame, years=None) -> pd.DataFrame:
@@ -133,8 +139,8 @@ def title_table(learners: pd.DataFrame, years=None) -> pd.DataFrame:
     for g in grades:
         sub = long.xs(g, level="grade")
         cols[(str(g), "n")] = sub["learners"]
-        cols[(str(g), "row %")] = sub["row_pct"]
-        cols[(str(g), "col %")] = sub["col_pct"]
+        cols[(str(g), "row_pct")] = sub["row_pct"]
+        cols[(str(g), "col_pct")] = sub["col_pct"]
     out = pd.DataFrame(cols)
     out[("total", "n")] = long["learners"].groupby(level=["year", "mode"]).sum()
     return out

@@ -91,20 +91,19 @@ def enrolment_counts_dask(sources: list[CsvSource], codebook: Codebook, key: byt
         counts, n_rows, n_keyed, n_dedup, orphans[["project_id", "professional_title"]], unknown)
     counts = counts.rename("learners").reset_index()
     origin = ", ".join(s.name for s in sources)
+    from .cleaning import reason_columns
+
     q = [
         pd.DataFrame({"file": origin, "row": pd.NA, "project_id": orphan_rows["project_id"], "column": "project_id",
-                      "value": orphan_rows["project_id"], "reason": "project id not in the project register",
-                      "action": "excluded"}),
+                      "value": orphan_rows["project_id"], **reason_columns("orphan")}),
         pd.DataFrame({"file": origin, "row": pd.NA, "project_id": unknown_rows["project_id"],
                       "column": "professional_title", "value": unknown_rows["professional_title"],
-                      "reason": "professional title not in the codebook (or empty)",
-                      "action": "kept; graded unknown, excluded from title tests"}),
+                      **reason_columns("unknown_title")}),
     ]
     n_dup = int(n_keyed) - int(n_dedup)
     if n_dup:
         q.append(pd.DataFrame({"file": [origin], "row": [pd.NA], "project_id": [""], "column": ["learner"],
-                               "value": [f"{n_dup} rows"], "reason": ["the same learner enrolled more than once in this project"],
-                               "action": ["excluded"]}))
+                               "value": [f"{n_dup} rows"], **{k: [v] for k, v in reason_columns("duplicate").items()}}))
     quarantine = pd.concat(q, ignore_index=True)
     return counts, quarantine, int(n_rows)
 

@@ -1,158 +1,159 @@
 """Sentences built from computed numbers: the report's narrative is never typed in.
 
-Each function takes a table computed elsewhere and returns plain sentences, so that a
-change in the data changes the words.
+Each function takes a table computed elsewhere and returns whole sentences in the
+report's language, each from one catalogue template (``narrative.*`` in
+``messages/<lang>.yml``) filled with the numbers, so that a change in the data changes
+the words, and word order is the language's own.
 """
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
-from . import stats
-from .schema import load_codebook
+from . import i18n, stats
+from .i18n import t
 
 
-def _label(kind: str, code: str) -> str:
-    return load_codebook().label(kind, code)
+def _word(code: str) -> str:
+    """A category as it reads inside a sentence ("intermediate-title", "中级职称")."""
+    return t(f"word.{code}")
 
 
 def _change(a: float, b: float) -> str:
     if a == 0:
-        return "from none" if b else "no change"
+        return t("narrative.change.from_none") if b else t("narrative.change.none")
     pct = 100 * (b - a) / a
-    return f"{'+' if pct >= 0 else '−'}{abs(pct):.0f}%"
+    return t("narrative.change.pct", sign="+" if pct >= 0 else "−", pct=f"{abs(pct):.0f}")
 
 
-def _trend_word(values) -> str:
+def _direction(values) -> str:
     v = list(values)
     if all(b > a for a, b in zip(v, v[1:])):
-        return "rose every year"
+        return "rose"
     if all(b < a for a, b in zip(v, v[1:])):
-        return "fell every year"
-    return "changed without a steady direction"
+        return "fell"
+    return "mixed"
+
+
+def _sentences(items) -> str:
+    return t("punct.sentence_sep").join(items)
 
 
 def counts_by_mode(table: pd.DataFrame, noun: str) -> str:
-    """E.g. 'Live-broadcast projects rose every year, from 21 in 2021 to 39 in 2023 (+86%); ...'."""
+    """E.g. 'Live-broadcast projects rose every year, from 21 in 2021 to 39 in 2023 (+86%). ...'.
+
+    ``noun`` is ``projects`` or ``learners``; ``table`` has years as rows and modes as columns.
+    """
     years = list(table.index)
-    parts = []
+    out = []
     for mode in table.columns:
         v = table[mode].tolist()
-        parts.append(f"{_label('mode', mode).lower()} {noun} {_trend_word(v)}, from {v[0]:,} in {years[0]} "
-                     f"to {v[-1]:,} in {years[-1]} ({_change(v[0], v[-1])})")
-    s = "; ".join(parts)
-    return s[0].upper() + s[1:] + "."
+        out.append(t(f"narrative.counts.{_direction(v)}", what=i18n.label(f"{mode}_{noun}"),
+                     first=i18n.integer(v[0]), y0=years[0], last=i18n.integer(v[-1]), y1=years[-1],
+                     change=_change(v[0], v[-1])))
+    return _sentences(out)
 
 
 def disciplines(live_disciplines: pd.Series, total_disciplines: int) -> str:
-    years = list(live_disciplines.index)
-    v = live_disciplines.tolist()
-    return (f"The number of disciplines with at least one live-broadcast project {_trend_word(v)}: "
-            + ", ".join(f"{n} in {y}" for y, n in zip(years, v))
-            + f", out of {total_disciplines} disciplines with any project in the period.")
+    values = [t("narrative.year_value", year=y, n=n) for y, n in live_disciplines.items()]
+    return t(f"narrative.disciplines.{_direction(live_disciplines.tolist())}", values=t("punct.list_sep").join(values),
+             total=total_disciplines)
 
 
-def association(tests: dict, alpha: float) -> list[str]:
-    """One sentence per year on the mode x title test, with effect size in words."""
-    out = [f"{year} could not be tested: {why}." for year, why in getattr(tests, "skipped", {}).items()]
-    for year, t in tests.items():
-        r = t.result
-        sig = r.pearson.pvalue < alpha
+def association(tests, alpha: float) -> list[str]:
+    """One paragraph per year on the mode x title test, with the effect size in words."""
+    out = [t("narrative.skipped", year=year, reason=t(f"label.skip_{why}"))
+           for year, why in getattr(tests, "skipped", {}).items()]
+    for year, test in tests.items():
+        r = test.result
         size = stats.cramers_v_magnitude(r.cramers_v.estimate, min(r.observed.shape) - 1)
         live = r.observed.loc["live"]
-        largest = _label("title_grade", str(live.idxmax()))
-        share = (r.observed.loc["live"] / r.observed.sum(axis=0))
-        top = _label("title_grade", str(share.idxmax()))
-        pw = "; ".join(
-            f"{_label('title_grade', p['first']).lower()} vs {_label('title_grade', p['second']).lower()} "
-            f"χ²(1) = {p['statistic']:.3f}, adjusted {stats.format_p(p['pvalue_adjusted'])}"
-            for _, p in t.pairwise.iterrows())
-        out.append(
-            f"In {year}, the title mix {'differed' if sig else 'did not differ detectably'} between delivery modes "
-            f"({stats.apa_chi2(r)}; a {size} association by Cohen's benchmarks). {largest}-title learners were the "
-            f"largest group in live projects, and {top.lower()}-title learners had the highest share in live projects "
-            f"({100 * share.max():.1f}%). Pairwise: {pw}."
-        )
+        share = r.observed.loc["live"] / r.observed.sum(axis=0)
+        pairs = t("punct.list_sep").join(
+            t("narrative.pair_test", pair=t("label.pair", first=_word(p["first"]), second=_word(p["second"])),
+              chi2=f"{p['statistic']:.3f}", p=i18n.p_clause(p["pvalue_adjusted"]))
+            for _, p in test.pairwise.iterrows())
+        key = "significant" if r.pearson.pvalue < alpha else "not_significant"
+        out.append(t(f"narrative.association.{key}", year=year, test=stats.report_chi2(r), size=t(f"word.effect_{size}"),
+                     largest=_word(str(live.idxmax())), top=_word(str(share.idxmax())),
+                     share=f"{100 * share.max():.1f}", pairs=pairs))
     return out
 
 
 def trend(trend_table: pd.DataFrame, alpha: float) -> list[str]:
+    """One sentence per group (all titles, each title) on the Cochran-Armitage trend of the live share."""
     out = []
+    years = [y for code, y in trend_table.columns if code == "live_pct"]
     for group, row in trend_table.iterrows():
-        years = [c.split()[-1] for c in trend_table.columns if c.startswith("live %")]
-        first, last = row[f"live % {years[0]}"], row[f"live % {years[-1]}"]
-        direction = "rose" if last > first else "fell"
-        sig = "a significant" if row["p"] < alpha else "no significant"
-        out.append(f"For {group}, the live share {direction} from {first:.1f}% in {years[0]} to {last:.1f}% in "
-                   f"{years[-1]} ({row['change (points)']:+.1f} points; Cochran–Armitage z = {row['z']:.2f}, "
-                   f"{stats.format_p(row['p'])}: {sig} linear trend).")
+        first, last = row[("live_pct", years[0])], row[("live_pct", years[-1])]
+        out.append(t(f"narrative.trend.{'rose' if last > first else 'fell'}", group=_word(f"group_{group}"),
+                     first=f"{first:.1f}", y0=years[0], last=f"{last:.1f}", y1=years[-1],
+                     change=f"{row[('change_points', '')]:+.1f}".replace("-", "−"), z=f"{row[('z', '')]:.2f}",
+                     p=i18n.p_clause(row[("p", "")]),
+                     verdict=t("narrative.trend.significant" if row[("p", "")] < alpha else "narrative.trend.not_significant")))
     return out
 
 
 def published_match(compare: pd.DataFrame) -> str:
     n, k = len(compare), int(compare["match"].sum())
     if k == n:
-        return f"All {n} published figures are reproduced from the raw records at the published precision."
-    bad = ", ".join(compare.loc[~compare["match"], "figure"])
-    return f"{k} of {n} published figures are reproduced at the published precision; not reproduced: {bad}."
+        return t("narrative.published.all", n=n)
+    bad = t("punct.list_sep").join(compare.loc[~compare["match"], "what"])
+    return t("narrative.published.some", k=k, n=n, bad=bad)
 
 
 def count_models(trends: dict, confidence: float = 0.95) -> list[str]:
     """Growth per year with its interval, and the caveat of few points, from the fitted models."""
+    level = f"{100 * confidence:.10g}"
     out = []
     for name, m in trends.items():
         last = m.projection.iloc[-1]
-        year = m.projection.index[-1]
-        out.append(
-            f"{name}: {m.counts[0]:,} in {m.years[0]} to {m.counts[-1]:,} in {m.years[-1]}; {m.family} trend "
-            f"{100 * m.growth:+.0f}% per year ({int(100 * confidence)}% CI {100 * m.growth_low:+.0f}% to "
-            f"{100 * m.growth_high:+.0f}%); projected {last['expected']:,.0f} in {year} "
-            f"(95% prediction interval {last['95% low']:,.0f} to {last['95% high']:,.0f})."
-        )
+        out.append(t("narrative.count_model", series=i18n.label(name), c0=i18n.integer(m.counts[0]), y0=m.years[0],
+                     c1=i18n.integer(m.counts[-1]), y1=m.years[-1], family=i18n.label(m.family),
+                     growth=_signed(100 * m.growth), level=level, lo=_signed(100 * m.growth_low),
+                     hi=_signed(100 * m.growth_high), expected=i18n.integer(round(last["expected"])),
+                     year=m.projection.index[-1], pi_lo=i18n.integer(round(last["pi_low"])),
+                     pi_hi=i18n.integer(round(last["pi_high"]))))
     if trends:
         m = next(iter(trends.values()))
-        out.append(
-            f"Caveat: each trend rests on {len(m.years)} annual counts, so the model has {m.df_resid} residual "
-            f"degree{'s' if m.df_resid != 1 else ''} of freedom; the dispersion estimate rests on the same "
-            f"{m.df_resid} and the prediction intervals are correspondingly wide. Read the projections as "
-            "scenarios of the recent trend continuing, not as forecasts."
-        )
+        out.append(t(f"narrative.count_caveat.{'one' if m.df_resid == 1 else 'other'}", n=len(m.years), df=m.df_resid))
     return out
+
+
+def _signed(x: float) -> str:
+    if not math.isfinite(x):
+        return "∞" if x > 0 else "−∞"
+    return f"{x:+,.0f}".replace("-", "−")
 
 
 def discipline_shift(shift: pd.DataFrame, years) -> str:
     first, last = years[0], years[-1]
-    moved = shift[shift["change (points)"] > 0]
+    moved = shift[shift[("change_points", "")] > 0]
     if moved.empty:
-        return f"No discipline increased its share of live projects between {first} and {last}."
-    top = moved.head(3)
-    parts = [f"{d} ({row[f'live % {first}']:.0f}% → {row[f'live % {last}']:.0f}% of projects live)"
-             for d, row in top.iterrows()]
-    new = shift[(shift["first live year"] > first)].index.tolist()
-    s = f"Disciplines that moved to live delivery fastest between {first} and {last}: " + "; ".join(parts) + "."
+        return t("narrative.shift.none", first=first, last=last)
+    parts = [t("narrative.shift.item", discipline=d, a=f"{row[('live_pct', first)]:.0f}", b=f"{row[('live_pct', last)]:.0f}")
+             for d, row in moved.head(3).iterrows()]
+    s = t("narrative.shift.fastest", first=first, last=last, items=t("punct.list_sep").join(parts))
+    new = shift[shift[("first_live_year", "")] > first].index.tolist()
     if new:
-        s += f" {len(new)} discipline{'s' if len(new) != 1 else ''} had no live project in {first} and had one later."
+        s += t("punct.sentence_sep") + t(f"narrative.shift.new.{'one' if len(new) == 1 else 'other'}", n=len(new), first=first)
     return s
 
 
-def effect_sizes(tests: dict) -> list[str]:
+def effect_sizes(tests: dict, alpha: float) -> list[str]:
     """Effect size in plain words: Cramér's V, its interval, and the largest gap in title shares."""
     from .trends import largest_share_difference
 
     out = []
-    for year, t in tests.items():
-        r = t.result
+    for year, test in tests.items():
+        r = test.result
         v = r.cramers_v
         grade, gap = largest_share_difference(r)
         size = stats.cramers_v_magnitude(v.estimate, min(r.observed.shape) - 1)
-        out.append(
-            f"In {year}, Cramér's V = {v.estimate:.3f} ({int(100 * v.confidence)}% CI {v.ci_low:.3f} to {v.ci_high:.3f}), "
-            f"a {size} effect: the share of {_label('title_grade', grade).lower()}-title learners differs by "
-            f"{gap:.1f} percentage points between live and face-to-face projects, the largest gap of any title. "
-            f"With N = {r.n:,}, a difference this size is statistically significant but small in practice."
-            if r.pearson.pvalue < 0.05 and size in ("negligible", "small") else
-            f"In {year}, Cramér's V = {v.estimate:.3f} ({int(100 * v.confidence)}% CI {v.ci_low:.3f} to "
-            f"{v.ci_high:.3f}), a {size} effect; the largest gap in title shares between modes is {gap:.1f} points "
-            f"({_label('title_grade', grade).lower()})."
-        )
+        key = "small_but_significant" if r.pearson.pvalue < alpha and size in ("negligible", "small") else "plain"
+        out.append(t(f"narrative.effect.{key}", year=year, v=f"{v.estimate:.3f}", level=f"{100 * v.confidence:.10g}",
+                     lo=f"{v.ci_low:.3f}", hi=f"{v.ci_high:.3f}", size=t(f"word.effect_{size}"), title=_word(grade),
+                     gap=f"{gap:.1f}", n=i18n.integer(r.n)))
     return out

@@ -54,7 +54,9 @@ class RunConfig:
     notebooks_dir: Path = paths.NOTEBOOKS_DIR
     years: list[int] = field(default_factory=lambda: [2021, 2022, 2023])
     alpha: float = 0.05
+    confidence: float = 0.95
     adjust: str = "bonferroni"
+    lang: str = "en"
     kernel: str | None = None
     progress: bool = True
     notebooks: tuple[str, ...] = paths.NOTEBOOKS
@@ -67,8 +69,8 @@ class RunConfig:
     def parameters(self) -> dict:
         return {
             "raw_dir": str(self.raw_dir), "processed_dir": str(self.processed_dir), "output_dir": str(self.out_dir),
-            "years": [int(y) for y in self.years], "alpha": float(self.alpha), "adjust": self.adjust,
-            "engine": self.engine, "scheduler": self.scheduler,
+            "years": [int(y) for y in self.years], "alpha": float(self.alpha), "confidence": float(self.confidence),
+            "adjust": self.adjust, "lang": self.lang, "engine": self.engine, "scheduler": self.scheduler,
         }
 
 
@@ -399,11 +401,11 @@ class ReportBodies:
         self.futures: dict = {}
 
     def add(self, notebook: Path) -> None:
-        from . import report
+        from . import document
 
         if not self.futures:
             self.threads.submit(_load_report_libraries)
-        self.futures[notebook.stem] = self.threads.submit(report.notebook_body, notebook)
+        self.futures[notebook.stem] = self.threads.submit(document.notebook_body, notebook)
 
     def result(self) -> dict[str, str]:
         out = {stem: f.result() for stem, f in self.futures.items()}
@@ -419,12 +421,17 @@ def _load_report_libraries() -> None:
     import weasyprint  # noqa: F401
 
 
-def run(cfg: RunConfig) -> tuple[Path, Path]:
-    """Run the whole study and write ``OUT/report.html`` and ``OUT/report.pdf``.
+#: What a run writes into the output directory, by format.
+REPORT_FILES = {"html": "report.html", "pdf": "report.pdf", "docx": "report.docx"}
+
+
+def run(cfg: RunConfig) -> dict[str, Path]:
+    """Run the whole study and write ``OUT/report.html``, ``OUT/report.pdf`` and ``OUT/report.docx``.
 
     Invalid raw data stop the run in ``01_ingest`` or ``02_clean`` with the report of
     ``cmestudy validate`` (the same checks raise the same :class:`DataError`). With nothing
     changed since the last run, nothing is executed and the report is left as it is.
+    Returns the report's paths by format.
     """
     check_raw_dir(cfg.raw_dir)
     t0 = time.perf_counter()
@@ -434,30 +441,23 @@ def run(cfg: RunConfig) -> tuple[Path, Path]:
     except BaseException:
         bodies.close()
         raise
-    html_path, pdf_path = Path(cfg.out_dir) / "report.html", Path(cfg.out_dir) / "report.pdf"
+    out = {k: Path(cfg.out_dir) / name for k, name in REPORT_FILES.items()}
     st = cache.load_state(cfg.out_dir)
     report_fp = _digest(json.dumps({n: st.get(n) for n in cfg.notebooks}, sort_keys=True))
-    if ran == 0 and html_path.is_file() and pdf_path.is_file() and st.get("report") == report_fp:
+    if ran == 0 and all(p.is_file() for p in out.values()) and st.get("report") == report_fp:
         bodies.close()
-        log(f"nothing changed: {html_path} and {pdf_path} are up to date ({time.perf_counter() - t0:.1f} s)")
-        return html_path, pdf_path
-    import pandas as pd
+        log(f"nothing changed: the report in {cfg.out_dir} is up to date ({time.perf_counter() - t0:.1f} s)")
+        return out
+    from . import document, published, reading
 
-    from . import published, reading, report
-
-    names = pd.read_parquet(Path(cfg.processed_dir) / "projects.parquet", columns=["discipline"])["discipline"].unique()
-    warning = report.cjk_warning(names)
-    if warning:
-        log(f"warning: {warning}")
-    log("building the report (HTML, PDF)")
+    log("building the report (HTML, PDF, Word)")
     prov = reading.load_provenance(cfg.processed_dir)
-    html_path, pdf_path = report.build_report(executed, cfg.out_dir, cfg.parameters(), provenance=prov,
-                                              bodies=bodies.result(),
-                                              dataset=published.dataset_info(cfg.raw_dir))
+    out = document.build(executed, cfg.out_dir, cfg.parameters(), provenance=prov, bodies=bodies.result(),
+                         dataset=published.dataset_info(cfg.raw_dir), lang=cfg.lang)
     st["report"] = report_fp
     cache.save_state(cfg.out_dir, st)
-    log(f"wrote {html_path} and {pdf_path} in {time.perf_counter() - t0:.1f} s")
-    return html_path, pdf_path
+    log(f"wrote {', '.join(str(p) for p in out.values())} in {time.perf_counter() - t0:.1f} s")
+    return out
 
 
 def _digest(text: str) -> str:

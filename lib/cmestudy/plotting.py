@@ -1,8 +1,9 @@
 """Figures of the study: one function per figure, one palette and style for all.
 
-Every function returns a :class:`matplotlib.figure.Figure` sized for an A4 page
-(at most 16 cm wide) and labelled with codebook labels; :func:`cmestudy.report.figure`
-shows it with its caption and saves it as PNG and SVG.
+Every function returns a :class:`matplotlib.figure.Figure` sized for an A4 page (at most
+16 cm wide), labelled in the report's language from the message catalogue, and drawn
+with fonts that cover Chinese (:func:`cmestudy.fonts.use_in_matplotlib`);
+:func:`cmestudy.report.figure` shows it with its caption and saves it as PNG and SVG.
 """
 
 from __future__ import annotations
@@ -12,83 +13,116 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .schema import GRADES, LEVELS, MODES, load_codebook
+from . import fonts, i18n
+from .i18n import label, t
+from .schema import GRADES, LEVELS, MODES
 
 CM = 1 / 2.54
 WIDTH = 16 * CM
 MODE_COLORS = {"live": "#1b6ca8", "face_to_face": "#e07b39"}
 LEVEL_COLORS = {"national": "#2a4d69", "municipal": "#4b86b4", "hospital": "#adcbe3"}
 GRADE_COLORS = {"junior": "#9ecae1", "intermediate": "#3182bd", "senior": "#08519c", "unknown": "#bdbdbd"}
-MODE_LABELS = load_codebook().labels["mode"]
-LEVEL_LABELS = load_codebook().labels["level"]
-GRADE_LABELS = load_codebook().labels["title_grade"]
 
 
 def apply_style() -> None:
-    """The one style of every cmestudy figure."""
+    """The one style of every cmestudy figure, with the fonts of the report's language."""
     sns.set_theme(context="paper", style="whitegrid", font="sans-serif",
-                  rc={"figure.dpi": 110, "savefig.dpi": 200, "axes.titlesize": 10, "axes.labelsize": 9,
+                  rc={"figure.dpi": 110, "savefig.dpi": 300, "axes.titlesize": 10, "axes.labelsize": 9,
                       "legend.fontsize": 8, "xtick.labelsize": 8, "ytick.labelsize": 8,
-                      "svg.fonttype": "none", "axes.titleweight": "bold",
-                      # DejaVu first; matplotlib falls back along the list for Chinese labels
-                      "font.sans-serif": ["DejaVu Sans", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
-                                          "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei"]})
+                      "svg.fonttype": "none", "axes.titleweight": "bold"})
+    fonts.use_in_matplotlib(i18n.get_language())
 
 
+def _styled(fn):
+    """Apply the style (and the fonts of the report's language) before drawing a figure."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        apply_style()
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_styled
 def projects_by_level(table: pd.DataFrame) -> plt.Figure:
     """Stacked bars: projects per year and level, one panel per delivery mode.
 
     ``table`` is :func:`cmestudy.describe.projects_by_year_level_mode`.
     """
-    years = [y for y in table.index if y != "all"]
+    years = [y for y in table.index if y != "all_years"]
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 6.5 * CM), sharey=True)
     for ax, mode in zip(axes, MODES):
         bottom = np.zeros(len(years))
         for lv in LEVELS:
             vals = table.loc[years, (mode, lv)].to_numpy(dtype=float)
-            bars = ax.bar([str(y) for y in years], vals, bottom=bottom, color=LEVEL_COLORS[lv], label=LEVEL_LABELS[lv], width=0.6)
+            bars = ax.bar([str(y) for y in years], vals, bottom=bottom, color=LEVEL_COLORS[lv], label=label(lv), width=0.6)
             ax.bar_label(bars, labels=[f"{int(v)}" if v else "" for v in vals], label_type="center", fontsize=7,
                          color="white" if lv != "hospital" else "black")
             bottom += vals
         for x, tot in enumerate(bottom):
             ax.text(x, tot, f"{int(tot)}", ha="center", va="bottom", fontsize=8, fontweight="bold")
-        ax.set_title(MODE_LABELS[mode])
-        ax.set_xlabel("Year")
-    axes[0].set_ylabel("Projects")
-    axes[1].legend(title="Level", loc="upper left", frameon=False)
+        ax.set_title(label(mode))
+        ax.set_xlabel(t("axis.year"))
+        ax.margins(y=0.12)
+    axes[0].set_ylabel(t("axis.projects"))
+    axes[1].legend(title=t("axis.level"), loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
 
+def _group_years(ax, years, modes) -> None:
+    """Columns (year, mode): the modes as tick labels, the years centred above their group."""
+    n = len(modes)
+    labels = [label(m) for _ in years for m in modes]
+    ax.set_xticks(np.arange(len(years) * n) + 0.5, labels, rotation=0 if max(map(len, labels)) <= 4 else 90)
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([k * n + n / 2 for k in range(len(years))], [str(y) for y in years])
+    top.tick_params(length=0)
+    for k in range(1, len(years)):
+        ax.axvline(k * n, color="white", linewidth=3)
+
+
+@_styled
 def discipline_heatmap(table: pd.DataFrame) -> plt.Figure:
     """Heatmap of projects per discipline (rows) and year x mode (columns)."""
-    t = table.copy()
-    t.columns = [f"{y}\n{MODE_LABELS[m]}" for y, m in t.columns]
-    height = max(6.0, 0.45 * len(t) + 2.5) * CM
+    years = list(dict.fromkeys(y for y, _ in table.columns))
+    modes = list(dict.fromkeys(m for _, m in table.columns))
+    height = max(7.0, 0.45 * len(table) + 3.5) * CM
     fig, ax = plt.subplots(figsize=(WIDTH, height))
-    sns.heatmap(t, annot=True, fmt="d", cmap="Blues", cbar_kws={"label": "Projects", "shrink": 0.6},
-                linewidths=0.5, linecolor="white", ax=ax, annot_kws={"fontsize": 7})
+    sns.heatmap(table.to_numpy(), annot=True, fmt="d", cmap="Blues", cbar_kws={"label": t("axis.projects"), "shrink": 0.6},
+                linewidths=0.5, linecolor="white", ax=ax, annot_kws={"fontsize": 7},
+                yticklabels=list(table.index))
+    _group_years(ax, years, modes)
     ax.set_xlabel("")
     ax.set_ylabel("")
-    ax.tick_params(axis="x", rotation=0)
+    ax.tick_params(axis="y", rotation=0)
     fig.tight_layout()
     return fig
 
 
+@_styled
 def disciplines_per_year(table: pd.DataFrame) -> plt.Figure:
     """Grouped bars: number of disciplines with projects per year and mode."""
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.6, 6 * CM))
-    long = table.rename(columns=MODE_LABELS).reset_index().melt(id_vars="year", var_name="mode", value_name="disciplines")
-    sns.barplot(long, x="year", y="disciplines", hue="mode", palette=[MODE_COLORS[m] for m in MODES], ax=ax, width=0.7)
-    for cont in ax.containers:
-        ax.bar_label(cont, labels=[f"{v:,.0f}" for v in cont.datavalues], fontsize=7)
-    ax.set_xlabel("Year")
-    ax.set_ylabel("Disciplines with projects")
-    ax.legend(title="", frameon=False, loc="upper left")
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 6 * CM))
+    x = np.arange(len(table.index))
+    width = 0.8 / len(MODES)
+    for k, mode in enumerate(MODES):
+        vals = table[mode].to_numpy(dtype=float)
+        bars = ax.bar(x + (k - (len(MODES) - 1) / 2) * width, vals, width=width * 0.95, color=MODE_COLORS[mode],
+                      label=label(mode))
+        ax.bar_label(bars, labels=[f"{v:,.0f}" for v in vals], fontsize=7)
+    ax.set_xticks(x, [str(y) for y in table.index])
+    ax.set_xlabel(t("axis.year"))
+    ax.set_ylabel(t("axis.disciplines_with_projects"))
+    ax.margins(y=0.15)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
 
 
+@_styled
 def title_mix(long: pd.DataFrame) -> plt.Figure:
     """100% stacked bars: professional-title mix of learners per year and mode, counts annotated.
 
@@ -96,32 +130,33 @@ def title_mix(long: pd.DataFrame) -> plt.Figure:
     """
     grades = [g for g in long.index.get_level_values("grade").unique() if long.xs(g, level="grade")["learners"].sum() > 0]
     years = list(long.index.get_level_values("year").unique())
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 6.5 * CM), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 7 * CM), sharey=True)
     for ax, mode in zip(axes, MODES):
         sub = long.xs(mode, level="mode")
         bottom = np.zeros(len(years))
         for g in grades:
             pct = sub.xs(g, level="grade")["row_pct"].reindex(years).fillna(0).to_numpy()
             n = sub.xs(g, level="grade")["learners"].reindex(years).fillna(0).to_numpy()
-            bars = ax.bar([str(y) for y in years], pct, bottom=bottom, color=GRADE_COLORS[g], label=GRADE_LABELS[g], width=0.6)
-            ax.bar_label(bars, labels=[f"{p:.1f}%\n(n={int(k):,})" if p >= 6 else "" for p, k in zip(pct, n)],
+            bars = ax.bar([str(y) for y in years], pct, bottom=bottom, color=GRADE_COLORS[g], label=label(g), width=0.6)
+            ax.bar_label(bars, labels=[f"{p:.1f}%\n(n={i18n.integer(k)})" if p >= 8 else "" for p, k in zip(pct, n)],
                          label_type="center", fontsize=6, color="white" if g in ("intermediate", "senior") else "black")
             bottom += pct
-        ax.set_title(MODE_LABELS[mode])
-        ax.set_xlabel("Year")
+        ax.set_title(label(mode))
+        ax.set_xlabel(t("axis.year"))
         ax.set_ylim(0, 100)
-    axes[0].set_ylabel("Share of the year's learners (%)")
-    axes[1].legend(title="Title", loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    axes[0].set_ylabel(t("axis.share_of_year_learners"))
+    axes[1].legend(title=t("axis.title_grade"), loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
 
+@_styled
 def live_share_by_title(share: pd.DataFrame) -> plt.Figure:
-    """Point-range plot: share of each title's learners in live projects, per year, with 95% CI.
+    """Point-range plot: share of each title's learners in live projects, per year, with its CI.
 
     ``share`` has columns year, grade, share, ci_low, ci_high (proportions).
     """
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 6.5 * CM))
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.8, 6.5 * CM))
     grades = [g for g in GRADES if g in set(share["grade"])]
     years = sorted(share["year"].unique())
     width = 0.22
@@ -130,63 +165,72 @@ def live_share_by_title(share: pd.DataFrame) -> plt.Figure:
         x = np.arange(len(years)) + (k - (len(grades) - 1) / 2) * width
         y = 100 * sub["share"].to_numpy()
         err = np.vstack([y - 100 * sub["ci_low"].to_numpy(), 100 * sub["ci_high"].to_numpy() - y])
-        ax.errorbar(x, y, yerr=err, fmt="o", color=GRADE_COLORS[g], label=GRADE_LABELS[g], capsize=3, markersize=5)
+        ax.errorbar(x, y, yerr=err, fmt="o", color=GRADE_COLORS[g], label=label(g), capsize=3, markersize=5)
     ax.set_xticks(np.arange(len(years)), [str(y) for y in years])
-    ax.set_xlabel("Year")
-    ax.set_ylabel("Learners in live projects (%)")
-    ax.legend(title="Title", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_xlabel(t("axis.year"))
+    ax.set_ylabel(t("axis.live_share_of_title"))
+    ax.legend(title=t("axis.title_grade"), frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
 
 
+@_styled
 def fan_chart(trends: dict, names: list[str], ylabel: str, log: bool = True) -> plt.Figure:
-    """Observed counts, fitted trend and projections with 50/80/95% prediction bands (a fan)."""
-    fig, ax = plt.subplots(figsize=(WIDTH, 7.5 * CM))
+    """Observed counts, fitted trend and projections with 50%, 80% and outer prediction bands (a fan).
+
+    ``ylabel`` is a message id; the outer band is the models' confidence level.
+    """
+    fig, ax = plt.subplots(figsize=(WIDTH, 9.5 * CM), layout="constrained")
     if not names:
-        ax.text(0.5, 0.5, "no series with a count in every year to model", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, t("figure.no_series"), ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return fig
     for name in names:
         m = trends[name]
-        mode = "live" if name.lower().startswith("live") else "face_to_face"
+        mode = "live" if name.startswith("live") else "face_to_face"
         color = MODE_COLORS[mode]
         proj = m.projection
         px = [m.years[-1], *proj.index.tolist()]
-        for band, alpha in (("95%", 0.12), ("80%", 0.2), ("50%", 0.3)):
-            lo = [m.counts[-1], *proj[f"{band} low"].clip(lower=0.5 if log else 0).tolist()]
-            hi = [m.counts[-1], *proj[f"{band} high"].tolist()]
+        for band, alpha in (("pi", 0.12), ("pi80", 0.2), ("pi50", 0.3)):
+            lo = [m.counts[-1], *proj[f"{band}_low"].clip(lower=0.5 if log else 0).tolist()]
+            hi = [m.counts[-1], *proj[f"{band}_high"].tolist()]
             ax.fill_between(px, lo, hi, color=color, alpha=alpha, linewidth=0)
-        ax.plot(m.years, m.counts, "o", color=color, label=f"{name} (observed)")
+        ax.plot(m.years, m.counts, "o", color=color, label=t("figure.observed", series=label(name)))
         ax.plot([*m.years, *proj.index], [*m.fitted, *proj["expected"]], "-", color=color, linewidth=1.2,
-                label=f"{name}: {m.family} trend, {100 * m.growth:+.0f}%/year")
-    ax.axvline(max(trends[names[0]].years) + 0.5, color="#999", linestyle=":", linewidth=1)
-    ax.text(max(trends[names[0]].years) + 0.55, ax.get_ylim()[1], "projection", va="top", fontsize=7, color="#666")
+                label=t("figure.trend", series=label(name), family=label(m.family),
+                        growth=f"{100 * m.growth:+.0f}".replace("-", "−")))
+    last = max(trends[names[0]].years)
+    ax.axvline(last + 0.5, color="#999", linestyle=":", linewidth=1)
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("Year")
-    ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
-    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    ax.text(last + 0.55, 0.98, t("figure.projection"), va="top", fontsize=7, color="#666",
+            transform=ax.get_xaxis_transform())
+    ax.set_xlabel(t("axis.year"))
+    ax.set_ylabel(t(ylabel) + (t("axis.log_scale") if log else ""))
+    fig.legend(frameon=False, fontsize=7, loc="outside right upper")
     ax.set_xticks(sorted({*trends[names[0]].years, *trends[names[0]].projection.index}))
-    fig.tight_layout()
     return fig
 
 
+@_styled
 def discipline_live_heatmap(shift: pd.DataFrame) -> plt.Figure:
     """Heatmap: share of each discipline's projects delivered live, by year (blank: no projects)."""
-    cols = [c for c in shift.columns if c.startswith("live % ")]
-    t = shift[cols].rename(columns=lambda c: c.replace("live % ", ""))
-    height = max(6.0, 0.45 * len(t) + 2.5) * CM
+    table = shift["live_pct"]
+    height = max(6.0, 0.45 * len(table) + 2.5) * CM
     fig, ax = plt.subplots(figsize=(WIDTH * 0.75, height))
-    sns.heatmap(t, annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100, linewidths=0.5, linecolor="white",
-                cbar_kws={"label": "Projects delivered live (%)", "shrink": 0.6}, ax=ax, annot_kws={"fontsize": 7})
-    ax.set_xlabel("Year")
+    sns.heatmap(table.to_numpy(dtype=float), annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100, linewidths=0.5,
+                linecolor="white", cbar_kws={"label": t("axis.projects_live_pct"), "shrink": 0.6}, ax=ax,
+                annot_kws={"fontsize": 7}, xticklabels=[str(y) for y in table.columns], yticklabels=list(table.index))
+    ax.set_xlabel(t("axis.year"))
     ax.set_ylabel("")
+    ax.tick_params(axis="y", rotation=0)
     fig.tight_layout()
     return fig
 
 
+@_styled
 def live_title_mix(mix: pd.DataFrame) -> plt.Figure:
-    """Stacked shares of titles among live learners per year; whiskers: each title's 95% CI.
+    """Stacked shares of titles among live learners per year; whiskers: each title's CI.
 
     The whisker of a title is drawn at the top of its segment: it shows how far that
     boundary could move with the title's own uncertainty.
@@ -198,10 +242,10 @@ def live_title_mix(mix: pd.DataFrame) -> plt.Figure:
     x = np.arange(len(years))
     for g in grades:
         sub = mix.xs(g, level="grade").reindex(years)
-        share = sub["share %"].to_numpy()
-        ax.bar(x, share, bottom=bottom, color=GRADE_COLORS[g], label=GRADE_LABELS[g], width=0.55)
+        share = sub["share_pct"].to_numpy()
+        ax.bar(x, share, bottom=bottom, color=GRADE_COLORS[g], label=label(g), width=0.55)
         top = bottom + share
-        err = np.vstack([share - sub["CI low"].to_numpy(), sub["CI high"].to_numpy() - share])
+        err = np.vstack([share - sub["ci_low_pct"].to_numpy(), sub["ci_high_pct"].to_numpy() - share])
         ax.errorbar(x, top, yerr=err, fmt="none", ecolor="black", capsize=3, linewidth=0.8)
         for xi, b, s in zip(x, bottom, share):
             ax.text(xi, b + s / 2, f"{s:.1f}%", ha="center", va="center", fontsize=7,
@@ -209,11 +253,8 @@ def live_title_mix(mix: pd.DataFrame) -> plt.Figure:
         bottom = top
     ax.set_xticks(x, [str(y) for y in years])
     ax.set_ylim(0, 100)
-    ax.set_xlabel("Year")
-    ax.set_ylabel("Share of live learners (%)")
-    ax.legend(title="Title", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_xlabel(t("axis.year"))
+    ax.set_ylabel(t("axis.share_of_live_learners"))
+    ax.legend(title=t("axis.title_grade"), frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
-
-
-apply_style()  # every figure made after importing this module has the study's style

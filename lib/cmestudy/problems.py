@@ -15,11 +15,36 @@ MAX_SHOWN = 50
 
 @dataclass(frozen=True)
 class DataProblem:
+    """What is wrong, where, and what was expected.
+
+    ``expected`` is English (the command line's language). A problem the report shows
+    also carries ``message``, the catalogue id of the same text, and its ``params``, so the
+    report can say it in its own language (:meth:`describe`).
+    """
+
     file: str
     row: int | None
     column: str | None
     value: str | None
     expected: str
+    message: str | None = None
+    params: tuple = ()
+
+    @classmethod
+    def from_message(cls, file: str, row: int | None, column: str | None, value: str | None, message: str,
+                     **params) -> "DataProblem":
+        """A problem whose text is the catalogue's ``message`` (English in ``expected``)."""
+        from . import i18n
+
+        return cls(file, row, column, value, i18n.t(message, "en", **params), message, tuple(sorted(params.items())))
+
+    def describe(self, lang: str | None = None) -> str:
+        """What was expected, in the report's language when the problem has a message id."""
+        if not self.message:
+            return self.expected
+        from . import i18n
+
+        return i18n.t(self.message, lang, **dict(self.params))
 
     def __str__(self) -> str:
         where = self.file
@@ -31,7 +56,15 @@ class DataProblem:
         return f"{where}{got}; expected {self.expected}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["params"] = [list(kv) for kv in self.params]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataProblem":
+        d = dict(d)
+        d["params"] = tuple(tuple(kv) for kv in d.get("params") or ())
+        return cls(**d)
 
 
 def _short(value, limit: int = 60) -> str:
@@ -48,9 +81,63 @@ class DataError(ValueError):
         super().__init__(self.format())
 
     def format(self, limit: int = MAX_SHOWN) -> str:
+        """Every problem, the same problem on many rows once: ``rows 2-22, 45-73: got '云课堂直播'``."""
         n = len(self.problems)
+        groups = group_problems(self.problems)
         lines = [f"{self.headline}: {n} problem{'s' if n != 1 else ''}"]
-        lines += [f"  - {p}" for p in self.problems[:limit]]
-        if n > limit:
-            lines.append(f"  ... and {n - limit} more")
+        lines += [f"  - {g}" for g in groups[:limit]]
+        if len(groups) > limit:
+            lines.append(f"  ... and {len(groups) - limit} more kinds of problem")
         return "\n".join(lines)
+
+
+def row_ranges(rows, most: int = 12) -> str:
+    """Row numbers as ranges: [2, 3, 4, 9] -> "2-4, 9"; more than ``most`` ranges are cut short."""
+    rows = sorted(set(rows))
+    ranges = []
+    for r in rows:
+        if ranges and r == ranges[-1][1] + 1:
+            ranges[-1][1] = r
+        else:
+            ranges.append([r, r])
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in ranges[:most])
+    if len(ranges) > most:
+        text += f", … ({len(rows):,} rows in all)"
+    return text
+
+
+@dataclass(frozen=True)
+class ProblemGroup:
+    """The same problem (file, column, what was expected) on one row or many."""
+
+    file: str
+    column: str | None
+    expected: str
+    rows: tuple
+    values: tuple
+
+    def __str__(self) -> str:
+        where = self.file
+        rows = [r for r in self.rows if r is not None]
+        if rows:
+            where += f", row {rows[0]}" if len(set(rows)) == 1 else f", rows {row_ranges(rows)}"
+        if self.column is not None:
+            where += f", column {self.column!r}"
+        values = [v for v in self.values if v is not None]
+        got = ""
+        if values:
+            shown = ", ".join(repr(_short(v)) for v in values[:3])
+            got = f": got {shown}" + (f" and {len(values) - 3} other values" if len(values) > 3 else "")
+        return f"{where}{got}; expected {self.expected}"
+
+
+def group_problems(problems) -> list[ProblemGroup]:
+    """Problems that differ only in their row (and value) as one group each, in order of first appearance."""
+    groups: dict = {}
+    for p in problems:
+        key = (p.file, p.column, p.expected)
+        rows, values = groups.setdefault(key, ([], {}))
+        rows.append(p.row)
+        if p.value is not None:
+            values.setdefault(p.value, None)
+    return [ProblemGroup(f, c, e, tuple(rows), tuple(values)) for (f, c, e), (rows, values) in groups.items()]

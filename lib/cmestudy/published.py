@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import describe
+from . import describe, i18n
 
 FILE_NAME = "published.yml"
 
@@ -61,6 +61,15 @@ def _increasing(series: pd.Series) -> bool:
     return bool(len(v) > 1 and np.all(np.diff(v) > 0))
 
 
+def claim_text(claim: dict, lang: str | None = None) -> str:
+    """A published statement in the report's language: ``text`` may be one string or one per language."""
+    text = claim["text"]
+    if isinstance(text, dict):
+        lang = lang or i18n.get_language()
+        return str(text.get(lang) or text.get("en") or next(iter(text.values())))
+    return str(text)
+
+
 def claim_values(study, years) -> dict[str, tuple[bool, str]]:
     """Evaluate each published claim on the study data: id -> (holds, computed evidence)."""
     out = {}
@@ -72,13 +81,13 @@ def claim_values(study, years) -> dict[str, tuple[bool, str]]:
         live_share = t.loc["live"] / t.sum(axis=0)
         share.append((y, live_share.idxmax()))
     out["intermediate_largest_live"] = (all(g == "intermediate" for _, g in largest),
-                                        ", ".join(f"{y}: {g}" for y, g in largest))
+                                        i18n.join([f"{y}: {i18n.t(f'word.{g}')}" for y, g in largest]))
     out["intermediate_highest_live_share"] = (all(g == "intermediate" for _, g in share),
-                                              ", ".join(f"{y}: {g}" for y, g in share))
+                                              i18n.join([f"{y}: {i18n.t(f'word.{g}')}" for y, g in share]))
     proj = describe.projects_by_year_mode(study.projects, years)["live"]
     out["live_projects_increase"] = (_increasing(proj), " → ".join(str(int(v)) for v in proj))
     lrn = describe.learners_by_year_mode(study.learners, years)["live"]
-    out["live_learners_increase"] = (_increasing(lrn), " → ".join(f"{int(v):,}" for v in lrn))
+    out["live_learners_increase"] = (_increasing(lrn), " → ".join(i18n.integer(v) for v in lrn))
     disc = describe.live_disciplines_per_year(study.projects, years)
     out["live_disciplines_increase"] = (_increasing(disc), " → ".join(str(int(v)) for v in disc))
     return out
@@ -90,10 +99,12 @@ def compare(published: Published, study) -> pd.DataFrame:
 
     rows = []
     by_mode = study.learners[study.learners.year.isin(published.years)].groupby("mode", observed=False).learners.sum()
+    first, last = min(published.years), max(published.years)
     for t in published.totals:
         value = int(by_mode.get(t["mode"], 0))
-        rows.append({"figure": t["id"], "reported_p_check": "", "what": f"Learners, {t['mode'].replace('_', '-')}, {min(published.years)}-{max(published.years)}",
-                     "published": f"{t['value']:,}", "reproduced": f"{value:,}",
+        rows.append({"figure": t["id"], "reported_p_check": "",
+                     "what": i18n.t("published.total", mode=i18n.t(f"word.{t['mode']}"), first=first, last=last),
+                     "published": i18n.integer(t["value"]), "reproduced": i18n.integer(value),
                      "match": matches(value, t["value"], t.get("decimals", 0)), "source": t["where"]})
     for c in published.chisquare:
         table = describe.mode_by_title(study.learners, c["year"])[c["titles"]]
@@ -101,20 +112,21 @@ def compare(published: Published, study) -> pd.DataFrame:
         value = res.pearson.statistic
         d = int(c.get("decimals", 3))
         check = stats.check_reported(float(c["value"]), int(c["df"]), c.get("reported_p", "<0.05"), d)
-        what = (f"χ², {c['year']}, mode × title" if len(c["titles"]) == 3
-                else f"χ², {c['year']}, {c['titles'][0]} vs {c['titles'][1]}")
+        what = (i18n.t("published.chi2_table", year=c["year"]) if len(c["titles"]) == 3
+                else i18n.t("published.chi2_pair", year=c["year"], pair=i18n.t(
+                    "label.pair", first=i18n.t(f"word.{c['titles'][0]}"), second=i18n.t(f"word.{c['titles'][1]}"))))
         rows.append({"figure": c["id"], "what": what, "published": f"{c['value']:.{d}f}",
                      "reproduced": f"{value:.{d}f}",
                      "match": matches(value, c["value"], d) and res.pearson.df == c["df"],
                      "source": c["where"], "p_reproduced": res.pearson.pvalue,
                      "reported_p_consistent": check.consistent,
-                     "reported_p_check": f"{'consistent' if check.consistent else 'INCONSISTENT'} "
-                                         f"(p = {check.p_computed:.2g})"})
+                     "reported_p_check": i18n.t("published.p_consistent" if check.consistent else "published.p_inconsistent",
+                                                p=f"{check.p_computed:.2g}")})
     claims = claim_values(study, published.years)
     for c in published.claims:
         holds, evidence = claims.get(c["id"], (False, "not computed"))
-        rows.append({"figure": c["id"], "reported_p_check": "", "what": c["text"], "published": "yes", "reproduced": evidence,
-                     "match": holds, "source": c["where"]})
+        rows.append({"figure": c["id"], "reported_p_check": "", "what": claim_text(c), "published": "",
+                     "reproduced": evidence, "match": holds, "source": c["where"], "claim": True})
     return pd.DataFrame(rows)
 
 
@@ -124,14 +136,16 @@ def comparison_table(comparison: pd.DataFrame, kind: str = "figures") -> pd.Data
     ``kind="figures"``: the published numbers (totals, chi-squares) with the reported-p check;
     ``kind="claims"``: the statements of the abstract, true or not on the reproduced data.
     """
-    claims = comparison["published"].eq("yes")
+    claims = comparison["claim"].fillna(False).astype(bool) if "claim" in comparison else pd.Series(False, index=comparison.index)
     if kind == "figures":
         cols = {"what": "figure", "published": "published", "reproduced": "reproduced", "match": "match",
-                "reported_p_check": "reported p"}
+                "reported_p_check": "reported_p"}
         rows = comparison[~claims]
     elif kind == "claims":
         cols = {"what": "statement", "reproduced": "reproduced", "match": "holds"}
         rows = comparison[claims]
     else:
         raise ValueError(f"kind must be 'figures' or 'claims'; got {kind!r}")
-    return rows.set_index("figure")[list(cols)].rename(columns=cols).rename_axis("id")
+    out = rows[list(cols)].rename(columns=cols).reset_index(drop=True)
+    out["match" if kind == "figures" else "holds"] = out["match" if kind == "figures" else "holds"].astype(bool)
+    return out

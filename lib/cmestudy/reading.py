@@ -63,10 +63,11 @@ class RawFile:
     def provenance(self) -> dict:
         return {
             "file": self.name,
-            "table": self.kind or "not recognised",
+            "table": self.kind or "not_recognised",
             "rows": self.rows,
             "sha256": self.sha256,
-            "encoding": self.encoding or (f"Excel sheet {self.sheet!r}" if self.sheet else None),
+            "encoding": self.encoding,
+            "sheet": self.sheet,
             "header_row": self.header_row,
             "columns": ", ".join(f"{v} -> {k}" for k, v in self.columns.items()),
             "ignored_columns": ", ".join(self.ignored_columns),
@@ -485,8 +486,7 @@ def read_raw_dir(raw_dir, key: bytes | None = None, engine: str = "pandas", sche
         raw.name = str(path.relative_to(raw_dir))
         files.append(raw)
         if frame is None:
-            warnings.append(DataProblem(raw.name, None, None, None,
-                                        "headers of a project register, enrolment list or counts table; file ignored"))
+            warnings.append(DataProblem.from_message(raw.name, None, None, None, "problem.not_recognised"))
             continue
         if raw.kind == "enrolments":
             frame["_file"] = pd.Categorical.from_codes(np.zeros(len(frame), np.int8),
@@ -536,7 +536,7 @@ def write_ingested(ingested: Ingested, processed_dir) -> Path:
         write_parquet(out / f"{name}.parquet", frame)
     _write_enrolments(out / "enrolments.parquet", ingested.enrolments)
     q = ingested.quarantine if ingested.quarantine is not None else pd.DataFrame(
-        columns=["file", "row", "project_id", "column", "value", "reason", "action"])
+        columns=["file", "row", "project_id", "column", "value", "reason", "action", "code"])
     write_parquet(out / "quarantine.parquet", q.astype({"row": "Int64"}).astype({c: "string" for c in q.columns if c != "row"}))
     write_json(out / "provenance.json", {
         "files": [f.provenance() for f in ingested.files],
@@ -555,7 +555,7 @@ def load_ingested(processed_dir) -> Ingested:
     frames["enrolments"] = _read_enrolments(src / "enrolments.parquet")
     prov = json.loads((src / "provenance.json").read_text(encoding="utf-8"))
     files = [RawFile(path=Path(f["file"]), name=f["file"], kind=f["table"], rows=f["rows"], sha256=f["sha256"]) for f in prov["files"]]
-    warnings = [DataProblem(**w) for w in prov["warnings"]]
+    warnings = [DataProblem.from_dict(w) for w in prov["warnings"]]
     q = pd.read_parquet(src / "quarantine.parquet") if (src / "quarantine.parquet").is_file() else None
     return Ingested(frames["projects"], frames["enrolments"], frames["counts"], files, warnings, q)
 
@@ -613,10 +613,12 @@ def load_provenance(processed_dir) -> pd.DataFrame:
 
 
 def provenance_table(ingested: Ingested) -> pd.DataFrame:
-    """Raw files as the report lists them: file, table, rows, how read, checksum."""
+    """Raw files as the report lists them: file, sheet, table (``kind_<table>``), rows, encoding,
+    header row and the first 16 digits of the checksum."""
     rows = []
     for f in ingested.files:
         p = f.provenance()
-        rows.append({"file": p["file"], "table": p["table"], "rows": int(p["rows"]), "read as": p["encoding"] or "",
-                     "header row": int(p["header_row"]), "SHA-256 (first 16)": p["sha256"][:16]})
-    return pd.DataFrame(rows).set_index("file")
+        rows.append({"file": p["file"], "sheet": p.get("sheet") or "", "table": f"kind_{p['table']}",
+                     "rows": int(p["rows"]), "encoding": p["encoding"] or "", "header_row": int(p["header_row"]),
+                     "sha256_16": p["sha256"][:16]})
+    return pd.DataFrame(rows, columns=["file", "sheet", "table", "rows", "encoding", "header_row", "sha256_16"]).set_index("file")

@@ -79,9 +79,15 @@ class LowExpected:
     share: float
     minimum: float
 
-    def footnote(self) -> str:
-        return (f"{self.count} cells ({100 * self.share:.1f}%) have expected count less than 5. "
-                f"The minimum expected count is {self.minimum:.2f}.")
+    def values(self) -> dict:
+        """The numbers of the footnote, as the catalogue's ``note.low_expected`` template takes them."""
+        return {"cells": self.count, "share": f"{100 * self.share:.1f}", "minimum": f"{self.minimum:.2f}"}
+
+    def footnote(self, lang: str | None = None) -> str:
+        """SPSS's footnote a, e.g. "0 cells (0.0%) have expected count less than 5. ..."."""
+        from . import i18n
+
+        return i18n.t("note.low_expected", lang, **self.values())
 
 
 @dataclass
@@ -102,36 +108,47 @@ class CrosstabResult:
     low_expected: LowExpected
 
     def to_frame(self) -> pd.DataFrame:
-        """The tests in the layout of SPSS's "Chi-Square Tests" table."""
-        rows = [("Pearson Chi-Square", self.pearson, "asymptotic")]
+        """The tests in the layout of SPSS's "Chi-Square Tests" table.
+
+        Rows and columns carry codes (``pearson``, ``p_asymptotic``, ...); the report labels
+        them in its language (SPSS's own words in English: "Pearson Chi-Square",
+        "Asymptotic Significance (2-sided)", ...).
+        """
+        rows = [("pearson", self.pearson, "asymptotic")]
         if self.yates is not None:
-            rows.append(("Continuity Correction", self.yates, "asymptotic"))
-        rows.append(("Likelihood Ratio", self.likelihood_ratio, "asymptotic"))
-        rows.append(("Fisher's Exact Test", self.fisher, "exact"))
+            rows.append(("yates", self.yates, "asymptotic"))
+        rows.append(("likelihood_ratio", self.likelihood_ratio, "asymptotic"))
+        rows.append(("fisher", self.fisher, "exact"))
         if self.linear_by_linear is not None:
-            rows.append(("Linear-by-Linear Association", self.linear_by_linear, "asymptotic"))
+            rows.append(("linear_by_linear", self.linear_by_linear, "asymptotic"))
         out = pd.DataFrame(
             [{
-                "Value": np.nan if label.startswith("Fisher") else r.statistic,
+                "value": np.nan if code == "fisher" else r.statistic,
                 "df": r.df,
-                "Asymptotic Significance (2-sided)": r.pvalue if kind == "asymptotic" else np.nan,
-                "Exact Sig. (2-sided)": r.pvalue if kind == "exact" else np.nan,
-            } for label, r, kind in rows],
-            index=[label for label, _, _ in rows],
+                "p_asymptotic": r.pvalue if kind == "asymptotic" else np.nan,
+                "p_exact": r.pvalue if kind == "exact" else np.nan,
+            } for code, r, kind in rows],
+            index=[code for code, _, _ in rows],
         )
-        out.loc["N of Valid Cases"] = [self.n, np.nan, np.nan, np.nan]
-        out.index.name = "Chi-Square Tests"
+        out.loc["n_valid"] = [self.n, np.nan, np.nan, np.nan]
+        out.index.name = "chi_square_tests"
         return out
 
     def measures_frame(self) -> pd.DataFrame:
-        """Phi, Cramer's V (with CI) and the contingency coefficient ("Symmetric Measures")."""
+        """Phi, Cramer's V (with its CI) and the contingency coefficient ("Symmetric Measures")."""
         v = self.cramers_v
         return pd.DataFrame(
-            {"Value": [self.phi, v.estimate, self.contingency_coefficient],
-             f"{int(100 * v.confidence)}% CI low": [np.nan, v.ci_low, np.nan],
-             f"{int(100 * v.confidence)}% CI high": [np.nan, v.ci_high, np.nan]},
-            index=pd.Index(["Phi", "Cramer's V", "Contingency Coefficient"], name="Symmetric Measures"),
+            {"value": [self.phi, v.estimate, self.contingency_coefficient],
+             "ci_low": [np.nan, v.ci_low, np.nan],
+             "ci_high": [np.nan, v.ci_high, np.nan]},
+            index=pd.Index(["phi", "cramers_v", "contingency_coefficient"], name="symmetric_measures"),
         )
+
+    def percentages_frame(self) -> pd.DataFrame:
+        """The observed table as SPSS prints it: count, % within row and % within column, with totals."""
+        from .describe import crosstab_with_percentages
+
+        return crosstab_with_percentages(self.observed)
 
 
 # --------------------------------------------------------------------------- checking
@@ -602,6 +619,28 @@ def format_p(p: float) -> str:
     if p < 0.001:
         return "p < .001"
     return "p = " + f"{p:.3f}".lstrip("0")
+
+
+def report_chi2(result: CrosstabResult, decimals: int = 3, lang: str | None = None) -> str:
+    """The chi-square test as the report's language writes it: APA style in English
+    (:func:`apa_chi2`), ``χ²=18.284，P<0.001，Cramér V=0.04`` in Chinese journals' style."""
+    from . import i18n
+
+    t = result.pearson
+    return i18n.t("stat.chi2_full", lang, df=t.df, n=i18n.integer(result.n, lang), chi2=f"{t.statistic:.{decimals}f}",
+                  p=i18n.p_clause(t.pvalue, lang), v=f"{result.cramers_v.estimate:.2f}")
+
+
+def pairwise_frame(pairwise: pd.DataFrame) -> pd.DataFrame:
+    """The pairwise comparisons as the report shows them: one row per pair, codes as column names."""
+    from . import i18n
+
+    pairs = [i18n.t("label.pair", first=i18n.label(a), second=i18n.label(b))
+             for a, b in zip(pairwise["first"], pairwise["second"])]
+    out = pairwise[["n", "statistic", "df", "pvalue", "pvalue_adjusted", "cramers_v"]].copy()
+    out.columns = ["n", "chi2", "df", "p", "p_adjusted", "cramers_v"]
+    out.index = pd.Index(pairs, name="pair_compared")
+    return out
 
 
 def apa_chi2(result: CrosstabResult, decimals: int = 3) -> str:

@@ -19,12 +19,12 @@ import pandas as pd
 from scipy import stats as sps
 
 from . import describe, stats
-from .schema import GRADES, LEVELS, MODES, load_codebook
+from .schema import GRADES, LEVELS, MODES
 
 
 def _live_by_year(learners: pd.DataFrame, years):
     """For all titles and each grade: (label, table of learners by year x mode)."""
-    groups = [("all titles", list(GRADES) + ["unknown"])] + [(g, [g]) for g in GRADES]
+    groups = [("all_titles", list(GRADES) + ["unknown"])] + [(g, [g]) for g in GRADES]
     for label, grades in groups:
         sub = learners[learners.grade.isin(grades) & learners.year.isin(years)]
         yield label, (sub.groupby(["year", "mode"], observed=False).learners.sum().unstack("mode")
@@ -34,8 +34,9 @@ def _live_by_year(learners: pd.DataFrame, years):
 def live_share_trend(learners: pd.DataFrame, years, variance: str = "N") -> pd.DataFrame:
     """Cochran-Armitage trend test of the live share across years, overall and per title grade.
 
-    Rows: ``all titles`` and each grade. Columns: the live share (%) per year, the change in
-    percentage points from first to last year, z, chi-square (df 1) and two-sided p.
+    Rows: ``all_titles`` and each grade. Columns: ``("live_pct", year)``, the live share (%) per
+    year; ``change_points``, the change in percentage points from first to last year; ``z``,
+    ``chi2_trend`` (df 1) and the two-sided ``p``.
     """
     years = [int(y) for y in years]
     rows = []
@@ -48,28 +49,27 @@ def live_share_trend(learners: pd.DataFrame, years, variance: str = "N") -> pd.D
             res = stats.cochran_armitage(live, total, scores=years, variance=variance)
         except ValueError:  # all live or none live: no trend to test
             continue
-        row = {"group": label}
+        row = {("group", ""): label}
         for y, p in zip(years, live / total):
-            row[f"live % {y}"] = 100 * p
-        row["change (points)"] = 100 * (live[-1] / total[-1] - live[0] / total[0])
-        row.update({"z": res.z, "χ² (trend)": res.statistic, "p": res.pvalue})
+            row[("live_pct", y)] = 100 * p
+        row[("change_points", "")] = 100 * (live[-1] / total[-1] - live[0] / total[0])
+        row.update({("z", ""): res.z, ("chi2_trend", ""): res.statistic, ("p", ""): res.pvalue})
         rows.append(row)
-    return pd.DataFrame(rows).set_index("group")
-
-
-def yearly_overview(projects: pd.DataFrame, learners: pd.DataFrame, years) -> pd.DataFrame:
-    """Projects, learners and disciplines per year and mode, side by side."""
-    p = describe.projects_by_year_mode(projects, years)
-    lr = describe.learners_by_year_mode(learners, years)
-    d = describe.disciplines_per_year_mode(projects, years)
-    return pd.concat({"projects": p, "learners": lr, "disciplines": d}, axis=1)
+    if not rows:
+        return pd.DataFrame(index=pd.Index([], name="group"))
+    out = pd.DataFrame(rows)
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    out = out.set_index(("group", ""))
+    out.index.name = "group"
+    return out
 
 
 # ----------------------------------------------------------------------------- changes in share
 def live_share_changes(learners: pd.DataFrame, years, confidence: float = 0.95) -> pd.DataFrame:
-    """Year-on-year change of the live share (percentage points) with Newcombe's 95% CI.
+    """Year-on-year change of the live share (percentage points) with Newcombe's interval at ``confidence``.
 
-    One row per group (all titles, each grade) and pair of consecutive years.
+    One row per group (all titles, each grade) and pair of consecutive years; columns
+    ``live_pct_from``, ``live_pct_to``, ``change_points``, ``ci_low_points``, ``ci_high_points``.
     """
     years = [int(y) for y in years]
     rows = []
@@ -79,10 +79,11 @@ def live_share_changes(learners: pd.DataFrame, years, confidence: float = 0.95) 
             if n1 == 0 or n2 == 0:
                 continue
             d, lo, hi = stats.proportion_difference_ci(by.loc[a, "live"], n1, by.loc[b, "live"], n2, confidence)
-            rows.append({"group": label, "from": a, "to": b, "live % from": 100 * by.loc[a, "live"] / n1,
-                         "live % to": 100 * by.loc[b, "live"] / n2, "change (points)": 100 * d,
-                         "CI low": 100 * lo, "CI high": 100 * hi})
-    return pd.DataFrame(rows).set_index(["group", "from", "to"])
+            rows.append({"group": label, "from": a, "to": b, "live_pct_from": 100 * by.loc[a, "live"] / n1,
+                         "live_pct_to": 100 * by.loc[b, "live"] / n2, "change_points": 100 * d,
+                         "ci_low_points": 100 * lo, "ci_high_points": 100 * hi})
+    cols = ["group", "from", "to", "live_pct_from", "live_pct_to", "change_points", "ci_low_points", "ci_high_points"]
+    return pd.DataFrame(rows, columns=cols).set_index(["group", "from", "to"])
 
 
 # ----------------------------------------------------------------------------- count models
@@ -102,6 +103,7 @@ class CountTrend:
     pvalue: float
     fitted: list[float]
     projection: pd.DataFrame
+    confidence: float = 0.95
 
 
 def fit_count_trend(years, counts, series: str = "", horizon: int = 3, confidence: float = 0.95,
@@ -115,8 +117,9 @@ def fit_count_trend(years, counts, series: str = "", horizon: int = 3, confidenc
 
     Prediction intervals for future counts are simulated (seeded): the linear predictor is
     drawn from its sampling distribution, then a count from a Poisson (phi <= 1) or a
-    gamma-Poisson with variance phi * mu. The projection has the central 50%, 80% and 95%
-    intervals. With three annual points (one residual degree of freedom) they are wide.
+    gamma-Poisson with variance phi * mu. The projection has the central 50% and 80% intervals
+    and the one at ``confidence`` (columns ``pi50_low``, ``pi50_high``, ``pi80_*``, ``pi_low``,
+    ``pi_high``). With three annual points (one residual degree of freedom) they are wide.
     """
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
@@ -155,33 +158,34 @@ def fit_count_trend(years, counts, series: str = "", horizon: int = 3, confidenc
         shape = mu / (dispersion - 1)
         mu = rng.gamma(shape, (dispersion - 1))
     sims = rng.poisson(np.minimum(mu, 1e15))
-    qs = {"50%": (25, 75), "80%": (10, 90), "95%": (2.5, 97.5)}
+    tail = 100 * (1 - confidence) / 2
+    qs = {"pi50": (25, 75), "pi80": (10, 90), "pi": (tail, 100 - tail)}
     proj = pd.DataFrame({"year": future.astype(int), "expected": np.exp(np.clip(eta, -50, 50))})
     for name, (lo, hi) in qs.items():
-        proj[f"{name} low"] = np.percentile(sims, lo, axis=0)
-        proj[f"{name} high"] = np.percentile(sims, hi, axis=0)
+        proj[f"{name}_low"] = np.percentile(sims, lo, axis=0)
+        proj[f"{name}_high"] = np.percentile(sims, hi, axis=0)
     def growth(log_rate):
         return math.exp(min(log_rate, 700.0)) - 1  # beyond e^700 the rate is meaningless anyway
 
-    return CountTrend(series, [int(v) for v in t], [int(v) for v in y], "quasi-Poisson" if quasi else "Poisson",
+    return CountTrend(series, [int(v) for v in t], [int(v) for v in y], "quasi_poisson" if quasi else "poisson",
                       dispersion, df_resid, growth(b[1]), growth(b[1] - q * se), growth(b[1] + q * se), pvalue,
-                      [float(v) for v in fit.fittedvalues], proj.set_index("year"))
+                      [float(v) for v in fit.fittedvalues], proj.set_index("year"), confidence)
 
 
 def count_series(projects: pd.DataFrame, learners: pd.DataFrame, years) -> dict[str, pd.Series]:
-    """The yearly count series modelled in the prospects: by mode, and live projects by level."""
+    """The yearly count series modelled in the prospects, by code: ``{mode}_projects``,
+    ``{mode}_learners``, ``{mode}_disciplines`` for each mode, and ``live_projects_{level}``."""
     p = describe.projects_by_year_mode(projects, years)
     lr = describe.learners_by_year_mode(learners, years)
     d = describe.disciplines_per_year_mode(projects, years)
     out = {}
     for mode in p.columns:
-        label = load_codebook().label("mode", mode)
-        out[f"{label} projects"] = p[mode]
-        out[f"{label} learners"] = lr[mode]
-        out[f"{label} disciplines"] = d[mode]
+        out[f"{mode}_projects"] = p[mode]
+        out[f"{mode}_learners"] = lr[mode]
+        out[f"{mode}_disciplines"] = d[mode]
     lv = describe.projects_by_year_level_mode(projects, years)
     for level in LEVELS:
-        out[f"Live projects, {load_codebook().label('level', level).lower()}"] = lv[("live", level)].drop("all")
+        out[f"live_projects_{level}"] = lv[("live", level)].drop("all_years")
     return out
 
 
@@ -199,23 +203,32 @@ def count_trends(projects: pd.DataFrame, learners: pd.DataFrame, years, horizon:
 
 
 def model_table(trends: dict[str, CountTrend]) -> pd.DataFrame:
-    """One row per series: counts, model, dispersion, growth per year with its CI and p."""
+    """One row per series: counts by year, model, dispersion, growth per year (%) with its CI, and p."""
     rows = []
     for name, m in trends.items():
         row = {"series": name}
         for y, c in zip(m.years, m.counts):
-            row[str(y)] = c
-        row.update({"model": m.family, "dispersion": m.dispersion, "growth %/year": 100 * m.growth,
-                    "CI low %": 100 * m.growth_low, "CI high %": 100 * m.growth_high, "p": m.pvalue})
+            row[int(y)] = c
+        row.update({"model": m.family, "dispersion": m.dispersion, "growth_pct": 100 * m.growth,
+                    "growth_ci_low_pct": 100 * m.growth_low, "growth_ci_high_pct": 100 * m.growth_high, "p": m.pvalue})
         rows.append(row)
-    return pd.DataFrame(rows).set_index("series")
+    return pd.DataFrame(rows).set_index("series") if rows else pd.DataFrame(index=pd.Index([], name="series"))
 
 
 def projection_table(trends: dict[str, CountTrend]) -> pd.DataFrame:
-    """One row per series and projected year: expected count and 50/80/95% prediction intervals."""
+    """One row per series and projected year: the expected count and the 50%, 80% and ``confidence``
+    prediction intervals. Columns are (interval, bound): ``("expected", "")``, ``("pi50", "low")``, ...,
+    ``("pi", "low")`` for the interval at the models' confidence level."""
     frames = {name: m.projection for name, m in trends.items()}
-    out = pd.concat(frames, names=["series", "year"]) if frames else pd.DataFrame()
-    return out.round(0) if len(out) else out
+    if not frames:
+        return pd.DataFrame()
+    from . import i18n
+
+    level = i18n.t("label.pi_level", level=f"{100 * next(iter(trends.values())).confidence:.10g}")
+    out = pd.concat(frames, names=["series", "year"]).round(0)
+    out.columns = pd.MultiIndex.from_tuples([("expected", "") if c == "expected" else (level if c.startswith("pi_") else
+                                             c.split("_")[0], c.split("_")[1]) for c in out.columns])
+    return out
 
 
 # ----------------------------------------------------------------------------- disciplines and titles
@@ -230,12 +243,14 @@ def discipline_shift(projects: pd.DataFrame, years) -> pd.DataFrame:
     t = p.groupby(["discipline", "year", "mode"], observed=False).size().unstack("mode").fillna(0)
     share = (t["live"] / t.sum(axis=1)).unstack("year").reindex(columns=years)
     n = t.sum(axis=1).unstack("year").reindex(columns=years).fillna(0).astype(int)
-    out = pd.DataFrame({f"live % {y}": 100 * share[y] for y in years})
-    out["change (points)"] = out[f"live % {years[-1]}"] - out[f"live % {years[0]}"]
-    out["projects"] = n.sum(axis=1)
+    out = pd.DataFrame({("live_pct", y): 100 * share[y] for y in years})
+    out[("change_points", "")] = out[("live_pct", years[-1])] - out[("live_pct", years[0])]
+    out[("projects", "")] = n.sum(axis=1)
     first_live = {d: next((y for y in years if share.loc[d, y] > 0), None) for d in share.index}
-    out["first live year"] = pd.Series(first_live).astype("Int64")
-    return out.sort_values(["change (points)", "projects"], ascending=[False, False], na_position="last")
+    out[("first_live_year", "")] = pd.Series(first_live).astype("Int64")
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    out.index.name = "discipline"
+    return out.sort_values([("change_points", ""), ("projects", "")], ascending=[False, False], na_position="last")
 
 
 def live_title_mix(learners: pd.DataFrame, years, confidence: float = 0.95) -> pd.DataFrame:
@@ -248,9 +263,10 @@ def live_title_mix(learners: pd.DataFrame, years, confidence: float = 0.95) -> p
             continue
         for g in t.index:
             lo, hi = stats.proportion_ci(int(t[g]), n, confidence)
-            rows.append({"year": int(year), "grade": str(g), "learners": int(t[g]), "share %": 100 * t[g] / n,
-                         "CI low": 100 * float(lo), "CI high": 100 * float(hi)})
-    return pd.DataFrame(rows).set_index(["year", "grade"])
+            rows.append({"year": int(year), "grade": str(g), "learners": int(t[g]), "share_pct": 100 * t[g] / n,
+                         "ci_low_pct": 100 * float(lo), "ci_high_pct": 100 * float(hi)})
+    cols = ["year", "grade", "learners", "share_pct", "ci_low_pct", "ci_high_pct"]
+    return pd.DataFrame(rows, columns=cols).set_index(["year", "grade"])
 
 
 def largest_share_difference(result) -> tuple[str, float]:
