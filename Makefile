@@ -24,7 +24,9 @@ $(STAMP): pyproject.toml
 report: $(STAMP) ## Run the whole study on $(RAW); write $(OUT)/report.html, .pdf, .docx (REPORT_LANG=en|zh)
 	$(BIN)/cmestudy run --raw $(RAW) --out $(OUT) --lang $(REPORT_LANG)
 
-test: $(STAMP) ## Run the test suite
+test: $(STAMP) ## Run the test suite: ruff (lint and format check), then pytest with the docstring examples
+	$(BIN)/ruff check lib tests benchmarks
+	$(BIN)/ruff format --check lib tests benchmarks
 	$(BIN)/python -m pytest
 
 lab: $(STAMP) ## Open JupyterLab on the notebooks with the cmestudy kernel

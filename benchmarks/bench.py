@@ -53,11 +53,35 @@ def generate(directory: Path, rows: int, seed: int = 7) -> dict:
     levels = rng.choice(["国家级", "市级", "院级"], size=n_projects, p=[0.15, 0.35, 0.5])
     disciplines = rng.choice(["骨科", "护理", "康复医学", "麻醉", "影像", "急诊", "药学", "检验"], size=n_projects)
     pids = np.array([f"P{i:07d}" for i in range(n_projects)])
-    projects = pa.table({"项目编号": pids, "年度": years.astype(str), "项目级别": levels, "授课方式": modes,
-                         "学科": disciplines, "项目名称": [f"项目{i}" for i in range(n_projects)]})
+    projects = pa.table(
+        {
+            "项目编号": pids,
+            "年度": years.astype(str),
+            "项目级别": levels,
+            "授课方式": modes,
+            "学科": disciplines,
+            "项目名称": [f"项目{i}" for i in range(n_projects)],
+        }
+    )
     pacsv.write_csv(projects, directory / "projects.csv")
-    titles = np.array(["住院医师", "医师", "护师", "护士", "技师", "药师", "主治医师", "主管护师", "主管技师",
-                       "副主任医师", "主任医师", "副主任护师", "规培生", ""])
+    titles = np.array(
+        [
+            "住院医师",
+            "医师",
+            "护师",
+            "护士",
+            "技师",
+            "药师",
+            "主治医师",
+            "主管护师",
+            "主管技师",
+            "副主任医师",
+            "主任医师",
+            "副主任护师",
+            "规培生",
+            "",
+        ]
+    )
     p = np.array([10, 5, 9, 4, 3, 2, 18, 14, 3, 8, 5, 3, 1, 1], float)
     sizes = rng.gamma(2.0, 1.0, n_projects)
     proj_idx = rng.choice(n_projects, size=rows, p=sizes / sizes.sum())
@@ -74,24 +98,31 @@ def generate(directory: Path, rows: int, seed: int = 7) -> dict:
         title_idx[src] = title_idx[src - 1]
     chunk = 2_000_000
     opts = pacsv.WriteOptions(include_header=True)
-    with pacsv.CSVWriter(directory / "enrolments.csv", pa.schema([("项目编号", pa.string()), ("学员编号", pa.string()),
-                                                                  ("职称", pa.string())]), write_options=opts) as w:
+    with pacsv.CSVWriter(
+        directory / "enrolments.csv",
+        pa.schema([("项目编号", pa.string()), ("学员编号", pa.string()), ("职称", pa.string())]),
+        write_options=opts,
+    ) as w:
         for s in range(0, rows, chunk):
             sl = slice(s, s + chunk)
-            w.write_table(pa.table({
-                "项目编号": pids[proj_idx[sl]],
-                "学员编号": np.char.add("L", learners[sl].astype(str)),
-                "职称": titles[title_idx[sl]],
-            }))
+            w.write_table(
+                pa.table(
+                    {
+                        "项目编号": pids[proj_idx[sl]],
+                        "学员编号": np.char.add("L", learners[sl].astype(str)),
+                        "职称": titles[title_idx[sl]],
+                    }
+                )
+            )
     return {"rows": rows, "projects": n_projects, "bytes": (directory / "enrolments.csv").stat().st_size}
 
 
 OURS = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from cmestudy import cleaning, reading
+from cmestudy import cleaning, ingest
 raw, out = sys.argv[1], sys.argv[2]
-ingested = reading.read_raw_dir(raw, key=b"benchmark-key-not-secret")
+ingested = ingest.read_raw_dir(raw, key=b"benchmark-key-not-secret")
 cleaned = cleaning.clean(ingested, years=[2021, 2022, 2023])
 counts = cleaned.learners[cleaned.learners.grade != "unknown"][["project_id", "grade", "learners"]]
 counts = counts[counts.learners > 0].astype({"grade": str})
@@ -164,13 +195,24 @@ def bench_size(rows: int, work: Path, repeat: int = 3) -> dict:
     out = {}
     for name, rs in runs.items():
         secs = [r["seconds"] for r in rs]
-        out[name] = {"seconds": min(secs), "median_seconds": statistics.median(secs), "all_seconds": secs,
-                     "peak_mb": max(r["peak_mb"] for r in rs)}
+        out[name] = {
+            "seconds": min(secs),
+            "median_seconds": statistics.median(secs),
+            "all_seconds": secs,
+            "peak_mb": max(r["peak_mb"] for r in rs),
+        }
     ours, duck = out["cmestudy"], out["duckdb"]
-    return {**desc, **out, "repeats": repeat, "ratio": ours["seconds"] / duck["seconds"],
-            "median_ratio": ours["median_seconds"] / duck["median_seconds"],
-            "rows_per_second": rows / ours["seconds"], "duckdb_rows_per_second": rows / duck["seconds"],
-            "counts_identical": bool(identical), "count_rows": len(a)}
+    return {
+        **desc,
+        **out,
+        "repeats": repeat,
+        "ratio": ours["seconds"] / duck["seconds"],
+        "median_ratio": ours["median_seconds"] / duck["median_seconds"],
+        "rows_per_second": rows / ours["seconds"],
+        "duckdb_rows_per_second": rows / duck["seconds"],
+        "counts_identical": bool(identical),
+        "count_rows": len(a),
+    }
 
 
 def bench_study(out: Path, repeat: int = 3) -> dict:
@@ -189,11 +231,16 @@ def bench_study(out: Path, repeat: int = 3) -> dict:
     t0 = time.perf_counter()
     subprocess.run(cli, check=True, capture_output=True, env=env)
     cached = time.perf_counter() - t0
-    res = {"clean_run_seconds": min(clean["en"]), "clean_run_median_seconds": statistics.median(clean["en"]),
-           "clean_run_all_seconds": clean["en"], "cached_rerun_seconds": cached,
-           "zh_clean_run_seconds": min(clean["zh"]), "zh_clean_run_median_seconds": statistics.median(clean["zh"]),
-           "zh_clean_run_all_seconds": clean["zh"],
-           "pdf_bytes": {lang: (out / lang / "report.pdf").stat().st_size for lang in clean}}
+    res = {
+        "clean_run_seconds": min(clean["en"]),
+        "clean_run_median_seconds": statistics.median(clean["en"]),
+        "clean_run_all_seconds": clean["en"],
+        "cached_rerun_seconds": cached,
+        "zh_clean_run_seconds": min(clean["zh"]),
+        "zh_clean_run_median_seconds": statistics.median(clean["zh"]),
+        "zh_clean_run_all_seconds": clean["zh"],
+        "pdf_bytes": {lang: (out / lang / "report.pdf").stat().st_size for lang in clean},
+    }
     res["zh_to_en_ratio"] = res["zh_clean_run_seconds"] / res["clean_run_seconds"]
     res["zh_to_en_median_ratio"] = res["zh_clean_run_median_seconds"] / res["clean_run_median_seconds"]
     return res
@@ -201,47 +248,72 @@ def bench_study(out: Path, repeat: int = 3) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000],
-                    help="enrolment rows per size (none: only the study run)")
+    ap.add_argument(
+        "--rows",
+        type=int,
+        nargs="*",
+        default=[1_000_000, 10_000_000],
+        help="enrolment rows per size (none: only the study run)",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "output" / "benchmarks", help="where results go")
-    ap.add_argument("--repeat", type=int, default=3, help="runs of each measurement (engines per size, clean study runs); the best is reported")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of each measurement (engines per size, clean study runs); the best is reported",
+    )
     ap.add_argument("--skip-study", action="store_true", help="do not time the study run")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-               "sizes": []}
+    results = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "sizes": [],
+    }
     with tempfile.TemporaryDirectory(dir=args.out) as tmp:
         for rows in args.rows:
             print(f"benchmark: {rows:,} enrolment rows ...", flush=True)
             r = bench_size(rows, Path(tmp), args.repeat)
             results["sizes"].append(r)
-            print(f"  cmestudy {r['cmestudy']['seconds']:.2f} s ({r['rows_per_second']:,.0f} rows/s, "
-                  f"peak {r['cmestudy']['peak_mb']:,.0f} MB); DuckDB {r['duckdb']['seconds']:.2f} s "
-                  f"(peak {r['duckdb']['peak_mb']:,.0f} MB); ratio {r['ratio']:.2f} (medians {r['median_ratio']:.2f}); "
-                  f"counts identical: {r['counts_identical']}", flush=True)
+            print(
+                f"  cmestudy {r['cmestudy']['seconds']:.2f} s ({r['rows_per_second']:,.0f} rows/s, "
+                f"peak {r['cmestudy']['peak_mb']:,.0f} MB); DuckDB {r['duckdb']['seconds']:.2f} s "
+                f"(peak {r['duckdb']['peak_mb']:,.0f} MB); ratio {r['ratio']:.2f} (medians {r['median_ratio']:.2f}); "
+                f"counts identical: {r['counts_identical']}",
+                flush=True,
+            )
         if not args.skip_study:
             print("study: clean run and cached rerun ...", flush=True)
             results["study"] = bench_study(Path(tmp) / "study", args.repeat)
             st = results["study"]
-            print(f"  clean {st['clean_run_seconds']:.1f} s (median {st['clean_run_median_seconds']:.1f} s); "
-                  f"Chinese {st['zh_clean_run_seconds']:.1f} s (median {st['zh_clean_run_median_seconds']:.1f} s, "
-                  f"ratio {st['zh_to_en_ratio']:.2f}); cached rerun {st['cached_rerun_seconds']:.1f} s", flush=True)
+            print(
+                f"  clean {st['clean_run_seconds']:.1f} s (median {st['clean_run_median_seconds']:.1f} s); "
+                f"Chinese {st['zh_clean_run_seconds']:.1f} s (median {st['zh_clean_run_median_seconds']:.1f} s, "
+                f"ratio {st['zh_to_en_ratio']:.2f}); cached rerun {st['cached_rerun_seconds']:.1f} s",
+                flush=True,
+            )
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
-    lines = ["| rows | cmestudy s | rows/s | peak MB | DuckDB s | DuckDB peak MB | ratio | ratio of medians | counts identical |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+    lines = [
+        "| rows | cmestudy s | rows/s | peak MB | DuckDB s | DuckDB peak MB | ratio | ratio of medians | counts identical |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+    ]
     for r in results["sizes"]:
-        lines.append(f"| {r['rows']:,} | {r['cmestudy']['seconds']:.2f} | {r['rows_per_second']:,.0f} | "
-                     f"{r['cmestudy']['peak_mb']:,.0f} | {r['duckdb']['seconds']:.2f} | {r['duckdb']['peak_mb']:,.0f} | "
-                     f"{r['ratio']:.2f} | {r['median_ratio']:.2f} | {'yes' if r['counts_identical'] else 'NO'} |")
+        lines.append(
+            f"| {r['rows']:,} | {r['cmestudy']['seconds']:.2f} | {r['rows_per_second']:,.0f} | "
+            f"{r['cmestudy']['peak_mb']:,.0f} | {r['duckdb']['seconds']:.2f} | {r['duckdb']['peak_mb']:,.0f} | "
+            f"{r['ratio']:.2f} | {r['median_ratio']:.2f} | {'yes' if r['counts_identical'] else 'NO'} |"
+        )
     if "study" in results:
         st = results["study"]
-        lines += ["", f"Study run on the default data: clean (`--force`) {st['clean_run_seconds']:.1f} s "
-                      f"(best of {len(st['clean_run_all_seconds'])}; median {st['clean_run_median_seconds']:.1f} s), "
-                      f"cached rerun {st['cached_rerun_seconds']:.1f} s. The Chinese report (`--lang zh`): clean "
-                      f"{st['zh_clean_run_seconds']:.1f} s (median {st['zh_clean_run_median_seconds']:.1f} s), "
-                      f"{st['zh_to_en_ratio']:.2f} times the English run (ratio of medians "
-                      f"{st['zh_to_en_median_ratio']:.2f}). PDF: English {st['pdf_bytes']['en'] / 1e6:.2f} MB, "
-                      f"Chinese {st['pdf_bytes']['zh'] / 1e6:.2f} MB."]
+        lines += [
+            "",
+            f"Study run on the default data: clean (`--force`) {st['clean_run_seconds']:.1f} s "
+            f"(best of {len(st['clean_run_all_seconds'])}; median {st['clean_run_median_seconds']:.1f} s), "
+            f"cached rerun {st['cached_rerun_seconds']:.1f} s. The Chinese report (`--lang zh`): clean "
+            f"{st['zh_clean_run_seconds']:.1f} s (median {st['zh_clean_run_median_seconds']:.1f} s), "
+            f"{st['zh_to_en_ratio']:.2f} times the English run (ratio of medians "
+            f"{st['zh_to_en_median_ratio']:.2f}). PDF: English {st['pdf_bytes']['en'] / 1e6:.2f} MB, "
+            f"Chinese {st['pdf_bytes']['zh'] / 1e6:.2f} MB.",
+        ]
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if all(r["counts_identical"] for r in results["sizes"]) else 1

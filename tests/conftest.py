@@ -28,8 +28,14 @@ def _linkage_key(tmp_path_factory):
 
 def run_cli(*args, timeout=900) -> subprocess.CompletedProcess:
     """Run ``python -m cmestudy ARGS`` as a user would, capturing its output."""
-    return subprocess.run([sys.executable, "-m", "cmestudy", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=os.environ.copy())
+    return subprocess.run(
+        [sys.executable, "-m", "cmestudy", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -71,11 +71,20 @@ def valid_raw(tmp: Path) -> Path:
 # discipline names; the register as .xlsx with a title row above the header; the learners as GBK CSV
 # with names and mobile numbers beside the learner id.
 DISCIPLINES_ZH = {
-    "Orthopaedic trauma": "创伤骨科", "Joint surgery": "关节外科", "Spine surgery": "脊柱外科",
-    "Sports medicine": "运动医学科", "Nursing": "护理", "Rehabilitation medicine": "康复医学科",
-    "Anaesthesiology": "麻醉科", "Hand and microsurgery": "手显微外科", "Radiology": "放射科",
-    "Pain medicine": "疼痛科", "Emergency medicine": "急诊科", "Paediatric orthopaedics": "小儿骨科",
-    "Clinical pharmacy": "临床药学", "Infection control": "医院感染管理",
+    "Orthopaedic trauma": "创伤骨科",
+    "Joint surgery": "关节外科",
+    "Spine surgery": "脊柱外科",
+    "Sports medicine": "运动医学科",
+    "Nursing": "护理",
+    "Rehabilitation medicine": "康复医学科",
+    "Anaesthesiology": "麻醉科",
+    "Hand and microsurgery": "手显微外科",
+    "Radiology": "放射科",
+    "Pain medicine": "疼痛科",
+    "Emergency medicine": "急诊科",
+    "Paediatric orthopaedics": "小儿骨科",
+    "Clinical pharmacy": "临床药学",
+    "Infection control": "医院感染管理",
 }
 LEVELS_ZH = {"national": "国家级", "municipal": "市级", "hospital": "院级"}
 MODES_ZH = {"live broadcast": "线上直播", "face-to-face": "面授"}
@@ -89,11 +98,26 @@ def chinese_exports(tmp: Path, raw: Path) -> Path:
     out.mkdir()
     with open(raw / "projects.csv", encoding="utf-8", newline="") as fh:
         projects = list(csv.DictReader(fh))
-    rows = [[p["project_id"], p["year"], LEVELS_ZH[p["level"]], MODES_ZH[p["mode"]], DISCIPLINES_ZH[p["discipline"]],
-             p["title"], p["credits"], p["start_date"], p["hours"]] for p in projects]
-    write_xlsx(out / "继续医学教育项目登记表.xlsx", ["项目编号", "年度", "项目级别", "授课方式", "学科", "项目名称",
-                                              "学分", "举办日期", "学时"], rows,
-               title_row="天津医院继续医学教育项目登记表（2021—2023年）")
+    rows = [
+        [
+            p["project_id"],
+            p["year"],
+            LEVELS_ZH[p["level"]],
+            MODES_ZH[p["mode"]],
+            DISCIPLINES_ZH[p["discipline"]],
+            p["title"],
+            p["credits"],
+            p["start_date"],
+            p["hours"],
+        ]
+        for p in projects
+    ]
+    write_xlsx(
+        out / "继续医学教育项目登记表.xlsx",
+        ["项目编号", "年度", "项目级别", "授课方式", "学科", "项目名称", "学分", "举办日期", "学时"],
+        rows,
+        title_row="天津医院继续医学教育项目登记表（2021—2023年）",
+    )
     with open(raw / "enrolments.csv", encoding="utf-8", newline="") as fh:
         enrolments = list(csv.DictReader(fh))
     people = {}
@@ -102,6 +126,11 @@ def chinese_exports(tmp: Path, raw: Path) -> Path:
         n = people.setdefault(e["learner_id"], len(people))
         name = SURNAMES[n % len(SURNAMES)] + GIVEN[(n // len(SURNAMES)) % len(GIVEN)] + GIVEN[(n * 7) % len(GIVEN)]
         learners.append([e["project_id"], e["learner_id"], name, f"13{n:09d}", e["professional_title"]])
-    write_csv(out / "学员名单.csv", ["项目编号", "学员编号", "姓名", "手机号", "职称"], learners, encoding="gbk",
-              newline="\r\n")
+    write_csv(
+        out / "学员名单.csv",
+        ["项目编号", "学员编号", "姓名", "手机号", "职称"],
+        learners,
+        encoding="gbk",
+        newline="\r\n",
+    )
     return out

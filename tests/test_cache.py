@@ -59,8 +59,9 @@ def test_changing_a_raw_file_reruns_ingest_and_only_what_its_outputs_change(smal
     assert executed(proc.stderr) == {"01_ingest", "02_clean"}
     # a changed enrolment row changes the cleaned counts: everything downstream re-runs
     path = raw / "学员名单.csv"
-    path.write_text(path.read_text(encoding="utf-8").replace("P21L,S00001,住院医师", "P21L,S00001,主治医师"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("P21L,S00001,住院医师", "P21L,S00001,主治医师"), encoding="utf-8"
+    )
     proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--alpha", "0.01")
     assert proc.returncode == 0, proc.stderr
     assert executed(proc.stderr) == ALL

@@ -18,12 +18,58 @@ from .exports import DISCIPLINES_ZH, chinese_exports
 #: Words that may stand in a Chinese report: names of statistical methods and their authors, statistical
 #: symbols, software, and file formats, as Chinese medical journals write them.
 ALLOWED = {
-    "Pearson", "Fisher", "Freeman", "Halton", "Cramér", "Cochran", "Armitage", "Newcombe", "Wilson", "Haberman",
-    "Smithson", "Bonferroni", "Holm", "Poisson", "Cohen", "SPSS", "statcheck", "Phi", "CI", "SHA", "V", "P", "Z", "N",
-    "n", "t", "r", "a", "R",  # methods, their authors, symbols, and R (whose prop.trend.test is cited)
-    "Python", "pandas", "SciPy", "statsmodels", "matplotlib", "seaborn", "papermill", "nbconvert", "WeasyPrint",
-    "python", "docx", "PDF", "Word", "git", "cmestudy", "CMESTUDY",  # software
-    "Linux", "x", "UTC", "utf", "gb", "csv", "xlsx",  # the machine, the time zone, encodings and file formats
+    "Pearson",
+    "Fisher",
+    "Freeman",
+    "Halton",
+    "Cramér",
+    "Cochran",
+    "Armitage",
+    "Newcombe",
+    "Wilson",
+    "Haberman",
+    "Smithson",
+    "Bonferroni",
+    "Holm",
+    "Poisson",
+    "Cohen",
+    "SPSS",
+    "statcheck",
+    "Phi",
+    "CI",
+    "SHA",
+    "V",
+    "P",
+    "Z",
+    "N",
+    "n",
+    "t",
+    "r",
+    "a",
+    "R",  # methods, their authors, symbols, and R (whose prop.trend.test is cited)
+    "Python",
+    "pandas",
+    "SciPy",
+    "statsmodels",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "nbconvert",
+    "WeasyPrint",
+    "python",
+    "docx",
+    "PDF",
+    "Word",
+    "git",
+    "cmestudy",
+    "CMESTUDY",  # software
+    "Linux",
+    "x",
+    "UTC",
+    "utf",
+    "gb",
+    "csv",
+    "xlsx",  # the machine, the time zone, encodings and file formats
 }
 
 
@@ -44,14 +90,25 @@ def _pdf_text(path) -> str:
 def test_the_pdf_embeds_a_subset_of_a_chinese_font(chinese_run):
     _, out, _ = chinese_run
     reader = pypdf.PdfReader(str(out / "report.pdf"))
-    fonts = {f["/BaseFont"] for page in reader.pages for f in
-             (v.get_object() for v in page["/Resources"]["/Font"].values())}
+    fonts = {
+        f["/BaseFont"] for page in reader.pages for f in (v.get_object() for v in page["/Resources"]["/Font"].values())
+    }
     cjk = [f for f in fonts if "cjk" in f]
     assert cjk and all(re.match(r"/[A-Z]{6}\+", f) for f in cjk), fonts  # ABCDEF+name: an embedded subset
     assert all("cme-" in f for f in fonts), f"a font not bundled with cmestudy was used: {fonts}"
     assert (out / "report.pdf").stat().st_size < 5_000_000
     text = _pdf_text(out / "report.pdf")
-    for word in ["数据来源", "职称与授课方式", "直播", "面授", "国家级", "中级", "第 1 页 共", "康复医学科", "差异有统计学意义"]:
+    for word in [
+        "数据来源",
+        "职称与授课方式",
+        "直播",
+        "面授",
+        "国家级",
+        "中级",
+        "第 1 页 共",
+        "康复医学科",
+        "差异有统计学意义",
+    ]:
         assert word in text, word
 
 
@@ -59,8 +116,12 @@ def test_no_executed_notebook_warns_of_a_missing_glyph(chinese_run):
     _, out, _ = chinese_run
     for path in sorted((out / "notebooks").glob("*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf-8"))
-        streams = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", [])
-                          if o.get("output_type") == "stream")
+        streams = "".join(
+            "".join(o.get("text", ""))
+            for c in nb["cells"]
+            for o in c.get("outputs", [])
+            if o.get("output_type") == "stream"
+        )
         assert "missing glyph" not in streams.lower() and "missing from font" not in streams, (path.name, streams)
 
 
@@ -69,10 +130,14 @@ def test_the_chinese_pdf_has_no_english_words_but_names_from_the_data(chinese_ru
     page = (out / "report.html").read_text(encoding="utf-8")
     code = " ".join(re.findall(r"<code>(.*?)</code>", page))  # file and command names, written as code
     data = " ".join([p.name for p in raw.iterdir()] + list(DISCIPLINES_ZH.values()) + [code])
-    versions = page[page.index('id="appendix-software"'):]
-    allowed = ALLOWED | set(re.findall(r"[A-Za-zÀ-ÿ]+", data)) | set(re.findall(r"<td>([A-Za-z][\w.-]*)</td>", versions))
+    versions = page[page.index('id="appendix-software"') :]
+    allowed = (
+        ALLOWED | set(re.findall(r"[A-Za-zÀ-ÿ]+", data)) | set(re.findall(r"<td>([A-Za-z][\w.-]*)</td>", versions))
+    )
     allowed |= set(re.findall(r"[A-Za-z]+", re.sub(r"<[^>]+>", " ", versions)))  # package names, the platform
-    hashes = " ".join(re.findall(r"\b[0-9a-f]{16,64}\b", page))  # checksums and the commit, broken across lines in the PDF
+    hashes = " ".join(
+        re.findall(r"\b[0-9a-f]{16,64}\b", page)
+    )  # checksums and the commit, broken across lines in the PDF
     letters = r"[A-Za-zÀ-ÖØ-öø-ÿ]+"
     words = set()
     for token in re.findall(r"[A-Za-zÀ-ÖØ-öø-ÿ0-9_]+", _pdf_text(out / "report.pdf")):
@@ -90,7 +155,7 @@ def _docx_rules(table):
     for r, row in enumerate(table.rows):
         for tc in row._tr.findall(qn("w:tc")):
             borders = tc.tcPr.find(qn("w:tcBorders")) if tc.tcPr is not None else None
-            for el in ([] if borders is None else borders):
+            for el in [] if borders is None else borders:
                 cells.append((r, el.tag.split("}")[1], el.get(qn("w:val")), el.get(qn("w:sz"))))
     return own, cells
 
@@ -104,8 +169,14 @@ def test_the_word_report_has_the_tables_and_figures_of_the_html_in_three_line_st
     assert len(doc.inline_shapes) == len(re.findall(r"<img\b", page)) >= 8
     for table in doc.tables:
         own, cells = _docx_rules(table)
-        assert own == {"top": ("single", "12"), "bottom": ("single", "12"), "left": ("nil", None),
-                       "right": ("nil", None), "insideH": ("nil", None), "insideV": ("nil", None)}
+        assert own == {
+            "top": ("single", "12"),
+            "bottom": ("single", "12"),
+            "left": ("nil", None),
+            "right": ("nil", None),
+            "insideH": ("nil", None),
+            "insideV": ("nil", None),
+        }
         header_rows = {r for r, *_ in cells}
         assert len(header_rows) == 1 and {(side, val, sz) for _, side, val, sz in cells} == {("bottom", "single", "6")}
         assert all(table.rows[r]._tr.trPr.find(qn("w:tblHeader")) is not None for r in range(max(header_rows) + 1))
@@ -118,7 +189,8 @@ def test_the_word_report_has_the_tables_and_figures_of_the_html_in_three_line_st
 def test_every_run_of_the_chinese_word_report_sets_its_east_asian_and_latin_fonts(chinese_run):
     doc = Document(str(chinese_run[1] / "report.docx"))
     runs = [r for p in doc.paragraphs for r in p.runs] + [
-        r for t in doc.tables for row in t.rows for c in row.cells for p in c.paragraphs for r in p.runs]
+        r for t in doc.tables for row in t.rows for c in row.cells for p in c.paragraphs for r in p.runs
+    ]
     assert len(runs) > 500
     for run in runs:
         fonts = run._r.rPr.find(qn("w:rFonts"))
@@ -126,7 +198,7 @@ def test_every_run_of_the_chinese_word_report_sets_its_east_asian_and_latin_font
         assert fonts.get(qn("w:ascii")) in ("Times New Roman", "Courier New"), run.text
     # numbered captions (tables and figures outside the appendix) carry SEQ fields that Word renumbers
     page = (chinese_run[1] / "report.html").read_text(encoding="utf-8")
-    body = page[:page.index('id="appendix-reproducibility"')]
+    body = page[: page.index('id="appendix-reproducibility"')]
     numbered = body.count('class="cme-caption"') + body.count("<figcaption")
     seq = [p for p in doc.paragraphs if p.style.name == "Caption" and "SEQ" in p._p.xml]
     assert len(seq) == numbered > 20

@@ -30,18 +30,28 @@ def siphash24(key: bytes, message: bytes) -> int:
         return ((x << b) | (x >> (64 - b))) & MASK
 
     def sipround(v0, v1, v2, v3):
-        v0 = (v0 + v1) & MASK; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)  # noqa: E702
-        v2 = (v2 + v3) & MASK; v3 = rotl(v3, 16); v3 ^= v2  # noqa: E702
-        v0 = (v0 + v3) & MASK; v3 = rotl(v3, 21); v3 ^= v0  # noqa: E702
-        v2 = (v2 + v1) & MASK; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)  # noqa: E702
+        v0 = (v0 + v1) & MASK
+        v1 = rotl(v1, 13)
+        v1 ^= v0
+        v0 = rotl(v0, 32)  # noqa: E702
+        v2 = (v2 + v3) & MASK
+        v3 = rotl(v3, 16)
+        v3 ^= v2  # noqa: E702
+        v0 = (v0 + v3) & MASK
+        v3 = rotl(v3, 21)
+        v3 ^= v0  # noqa: E702
+        v2 = (v2 + v1) & MASK
+        v1 = rotl(v1, 17)
+        v1 ^= v2
+        v2 = rotl(v2, 32)  # noqa: E702
         return v0, v1, v2, v3
 
     k0, k1 = int.from_bytes(key[:8], "little"), int.from_bytes(key[8:16], "little")
     v0, v1 = k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D
     v2, v3 = k0 ^ 0x6C7967656E657261, k1 ^ 0x7465646279746573
     tail = len(message) % 8
-    blocks = [int.from_bytes(message[i:i + 8], "little") for i in range(0, len(message) - tail, 8)]
-    blocks.append(int.from_bytes(message[len(message) - tail:], "little") | ((len(message) & 0xFF) << 56))
+    blocks = [int.from_bytes(message[i : i + 8], "little") for i in range(0, len(message) - tail, 8)]
+    blocks.append(int.from_bytes(message[len(message) - tail :], "little") | ((len(message) & 0xFF) << 56))
     for m in blocks:
         v3 ^= m
         v0, v1, v2, v3 = sipround(*sipround(v0, v1, v2, v3))
@@ -68,8 +78,16 @@ def test_reference_siphash_matches_the_published_test_vector():
 
 def test_keyed_hash_is_siphash_under_the_scheme_key():
     rng = random.Random(3)
-    messages = ["", "L1", "S00017", "王芳", "120101198001011234", "13912345678", "a" * 300,
-                *("".join(rng.choice("0123456789ABCDEFxyz王李") for _ in range(rng.randint(1, 40))) for _ in range(50))]
+    messages = [
+        "",
+        "L1",
+        "S00017",
+        "王芳",
+        "120101198001011234",
+        "13912345678",
+        "a" * 300,
+        *("".join(rng.choice("0123456789ABCDEFxyz王李") for _ in range(rng.randint(1, 40))) for _ in range(50)),
+    ]
     for scheme in privacy.SCHEMES[:2]:
         k = privacy.scheme_key(SECRET, scheme)
         expected = [splitmix64_finaliser(siphash24(k, m.encode("utf-8"))) for m in messages]
@@ -84,13 +102,15 @@ def test_keys_depend_on_the_secret_and_the_scheme():
 
 
 def test_pseudonymise_takes_the_first_complete_scheme_and_strips_white_space():
-    frame = pd.DataFrame({
-        "learner_id": ["S1", " S1 ", "", "", "", ""],
-        "id_number": ["", "X", "120101198001011234", "", "", ""],
-        "name": ["", "", "王芳", "王芳", "王芳", ""],
-        "phone": ["", "", "", "13912345678", "", ""],
-        "email": ["", "", "", "", "wf@example.org", ""],
-    })
+    frame = pd.DataFrame(
+        {
+            "learner_id": ["S1", " S1 ", "", "", "", ""],
+            "id_number": ["", "X", "120101198001011234", "", "", ""],
+            "name": ["", "", "王芳", "王芳", "王芳", ""],
+            "phone": ["", "", "", "13912345678", "", ""],
+            "email": ["", "", "", "", "wf@example.org", ""],
+        }
+    )
     fields = {c: columnar.encode_series(frame[c]) for c in frame.columns}
     keys = privacy.pseudonymise(fields, len(frame), SECRET)
     values = [None if pd.isna(k) else int(k) for k in keys]
@@ -104,7 +124,10 @@ def test_pseudonymise_takes_the_first_complete_scheme_and_strips_white_space():
 
 def test_keys_are_stored_as_sixteen_hex_digits():
     assert privacy.key_array(np.array([0, 1, 0xA129CA6149BE45E5], dtype=np.uint64)).to_pylist() == [
-        "0000000000000000", "0000000000000001", "a129ca6149be45e5"]
+        "0000000000000000",
+        "0000000000000001",
+        "a129ca6149be45e5",
+    ]
     assert privacy.key_array(np.array([], dtype=np.uint64)).to_pylist() == []
 
 

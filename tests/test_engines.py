@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cmestudy import cleaning, reading
+from cmestudy import cleaning, ingest, reading
 
 from .exports import ENROL_HEADER, PROJECT_HEADER, PROJECTS, enrolments, write_csv
 
@@ -36,7 +36,7 @@ def local_cluster():
 
 
 def _learners(raw, **kwargs):
-    c = cleaning.clean(reading.read_raw_dir(raw, key=KEY, **kwargs), years=[2021, 2022, 2023])
+    c = cleaning.clean(ingest.read_raw_dir(raw, key=KEY, **kwargs), years=[2021, 2022, 2023])
     return c.learners.reset_index(drop=True), c
 
 
@@ -47,15 +47,35 @@ def test_dask_engine_on_a_two_worker_cluster_matches_the_default_engine(partitio
     assert default["learners"].sum() == 93 + 2  # duplicates and the orphan excluded, unknown titles kept
     assert default.query("grade == 'unknown'")["learners"].sum() == 2
     reasons = set(kc.quarantine["reason"])
-    assert reasons == set(dc.quarantine["reason"]) == {
-        "the same learner enrolled more than once in this project", "project id not in the project register",
-        "professional title not in the codebook (or empty)"}
+    assert (
+        reasons
+        == set(dc.quarantine["reason"])
+        == {
+            "the same learner enrolled more than once in this project",
+            "project id not in the project register",
+            "professional title not in the codebook (or empty)",
+        }
+    )
 
 
 def test_dask_engine_on_local_threads_matches_too(partitioned):
     pd.testing.assert_frame_equal(_learners(partitioned)[0], _learners(partitioned, engine="dask")[0])
 
 
+def test_both_engines_report_the_same_cleaning_steps_and_provenance(partitioned):
+    """The Dask engine counts enrolment rows read and repeated enrolments row by row, and each
+    partition's rows, as the default engine does."""
+    default, dasked = (ingest.read_raw_dir(partitioned, key=KEY, **kw) for kw in ({}, {"engine": "dask"}))
+    steps = [cleaning.steps_table(cleaning.clean(i, years=[2021, 2022, 2023])) for i in (default, dasked)]
+    pd.testing.assert_frame_equal(*steps)
+    assert steps[0].loc["step_enrolment_rows_read", "rows"] == 98  # 93 + 2 repeats + 3 awkward rows
+    assert steps[0].loc["step_enrolments_excluded", "rows"] == 3  # 2 repeats and 1 orphan
+    quarantine = [cleaning.quarantine_table(cleaning.clean(i, years=[2021, 2022, 2023])) for i in (default, dasked)]
+    pd.testing.assert_frame_equal(*quarantine)
+    pd.testing.assert_frame_equal(reading.provenance_table(default), reading.provenance_table(dasked))
+    assert reading.provenance_table(dasked)["rows"].min() > 0
+
+
 def test_unknown_engine_is_rejected(partitioned):
     with pytest.raises(ValueError, match="engine must be 'pandas' or 'dask'"):
-        reading.read_raw_dir(partitioned, key=KEY, engine="spark")
+        ingest.read_raw_dir(partitioned, key=KEY, engine="spark")

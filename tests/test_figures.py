@@ -16,9 +16,9 @@ from .exports import DISCIPLINES_ZH
 
 @lru_cache(maxsize=1)
 def _study():
-    from cmestudy import cleaning, reading
+    from cmestudy import cleaning, ingest
 
-    cleaned = cleaning.clean(reading.read_raw_dir(RAW, key=b"figures test"))
+    cleaned = cleaning.clean(ingest.read_raw_dir(RAW, key=b"figures test"))
     projects = cleaned.projects.copy()
     projects["discipline"] = projects["discipline"].map(DISCIPLINES_ZH).astype("string")  # Chinese names, as real data
     learners = cleaned.learners.merge(projects[["project_id"]], on="project_id")
@@ -60,11 +60,17 @@ def _boxes(fig):
             span = (hi - lo) * 1e-9
             labels = [tick.label1 for tick in axis.get_major_ticks()]
             all_tick_labels |= {id(t) for tick in axis.get_major_ticks() for t in (tick.label1, tick.label2)}
-            drawn = [t for t, loc in zip(labels, axis.get_majorticklocs())
-                     if t.get_visible() and t.get_text() and lo - span <= loc <= hi + span]
+            drawn = [
+                t
+                for t, loc in zip(labels, axis.get_majorticklocs())
+                if t.get_visible() and t.get_text() and lo - span <= loc <= hi + span
+            ]
             ticks.append([(t.get_text(), t.get_window_extent(renderer)) for t in drawn])
-    texts = [(t.get_text(), t.get_window_extent(renderer)) for t in fig.findobj(Text)
-             if t.get_visible() and t.get_text() and id(t) not in all_tick_labels]
+    texts = [
+        (t.get_text(), t.get_window_extent(renderer))
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text() and id(t) not in all_tick_labels
+    ]
     return ticks, texts + [pair for labels in ticks for pair in labels]
 
 
@@ -85,7 +91,8 @@ def test_figure_labels_never_overlap_and_stay_on_the_page(lang):
             width, height = fig.canvas.get_width_height()
             for text, box in texts:
                 assert box.x0 >= -1 and box.y0 >= -1 and box.x1 <= width + 1 and box.y1 <= height + 1, (
-                    f"{lang} {name}: {text!r} is drawn outside the figure")
+                    f"{lang} {name}: {text!r} is drawn outside the figure"
+                )
             plt.close(fig)
     finally:
         i18n.set_language("en")

@@ -14,16 +14,19 @@ from cmestudy import i18n
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "lib" / "cmestudy"
-ID = re.compile(r"""["']((?:label|word|stat|narrative|section|caption|note|figure|axis|dataset|published|problem|doc"""
-                r"""|methods|limitations|punct)\.[A-Za-z0-9_.]+)["']""")
+ID = re.compile(
+    r"""["']((?:label|word|stat|narrative|section|caption|note|figure|axis|dataset|published|problem|doc"""
+    r"""|methods|limitations|punct)\.[A-Za-z0-9_.]+)["']"""
+)
 
 
 def test_every_message_id_exists_in_every_language():
     ids = {lang: set(i18n.catalogue(lang)) for lang in i18n.LANGUAGES}
     reference = ids["en"]
     for lang, have in ids.items():
-        assert have == reference, (f"{lang}: missing {sorted(reference - have)}; "
-                                   f"not in English: {sorted(have - reference)}")
+        assert have == reference, (
+            f"{lang}: missing {sorted(reference - have)}; not in English: {sorted(have - reference)}"
+        )
 
 
 def test_translations_use_only_the_placeholders_the_code_fills():
@@ -35,7 +38,11 @@ def test_translations_use_only_the_placeholders_the_code_fills():
 
 
 def _sources():
-    files = list(PACKAGE.glob("*.py")) + list((PACKAGE / "templates").glob("*.j2")) + list((ROOT / "notebooks").glob("*.ipynb"))
+    files = (
+        list(PACKAGE.glob("*.py"))
+        + list((PACKAGE / "templates").glob("*.j2"))
+        + list((ROOT / "notebooks").glob("*.ipynb"))
+    )
     assert len(files) > 20
     return files
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cmestudy import cleaning, reading, tables
+from cmestudy import cleaning, ingest, reading, schema, storage, tables
 from cmestudy.fileio import write_csv as safe_csv
 from cmestudy.pipeline import validate
 from cmestudy.problems import DataError
 
-from .exports import (COUNT_HEADER, ENROL_HEADER, PROJECT_HEADER, PROJECTS, enrolments, valid_raw, write_csv,
-                      write_xlsx)
+from .exports import COUNT_HEADER, ENROL_HEADER, PROJECT_HEADER, PROJECTS, enrolments, valid_raw, write_csv, write_xlsx
 
 YEARS = [2021, 2022, 2023]
 KEY = b"test-key-0123456789abcdef"
@@ -26,7 +25,7 @@ def check(raw):
 
 
 def clean(raw):
-    return cleaning.clean(reading.read_raw_dir(raw, key=KEY), years=YEARS, codebook=reading.load_codebook(raw))
+    return cleaning.clean(ingest.read_raw_dir(raw, key=KEY), years=YEARS, codebook=schema.load_codebook(raw))
 
 
 def errors(raw, *needles):
@@ -66,7 +65,7 @@ def test_truncated_row(tmp_path):
 
 def test_wrong_encoding_is_reported(tmp_path):
     raw = valid_raw(tmp_path)
-    (raw / "坏编码.csv").write_bytes("项目编号,年度\n".encode("utf-8") + b"\xff\xfe\xfa\x80\x81\n")
+    (raw / "坏编码.csv").write_bytes("项目编号,年度\n".encode() + b"\xff\xfe\xfa\x80\x81\n")
     errors(raw, "坏编码.csv", "UTF-8 or GBK/GB18030")
 
 
@@ -80,15 +79,19 @@ def test_duplicated_project_id(tmp_path):
     raw = valid_raw(tmp_path)
     rows = [r[:] for r in PROJECTS] + [["P21L", "2021", "院级", "直播", "骨科", "重复"]]
     write_csv(raw / "项目登记.csv", PROJECT_HEADER, rows)
-    errors(raw, "项目登记.csv, row 8, column 'project_id'", "a unique project id (also at 项目登记.csv row 2)")
+    errors(raw, "项目登记.csv, row 8, column '项目编号'", "a unique project id (also at 项目登记.csv row 2)")
 
 
-def test_year_outside_the_study(tmp_path):
+def test_year_outside_the_study_is_set_aside_not_refused(tmp_path):
     raw = valid_raw(tmp_path)
     rows = [r[:] for r in PROJECTS]
     rows[0][1] = "2019"
     write_csv(raw / "项目登记.csv", PROJECT_HEADER, rows)
-    errors(raw, "row 2, column 'year': got '2019'", "a study year (2021, 2022, 2023)")
+    code, text = check(raw)
+    assert code == 0 and "5 projects" in text and "quarantined: 20 x outside_years" in text, text
+    c = clean(raw)
+    aside = c.quarantine[c.quarantine["code"] == "outside_years"]
+    assert aside["project_id"].eq("P21L").all() and len(aside) == 1 + 19  # the project and its 19 learners
 
 
 def test_year_that_is_not_a_number(tmp_path):
@@ -96,7 +99,7 @@ def test_year_that_is_not_a_number(tmp_path):
     rows = [r[:] for r in PROJECTS]
     rows[2][1] = "二〇二二"
     write_csv(raw / "项目登记.csv", PROJECT_HEADER, rows)
-    errors(raw, "row 4, column 'year'", "a four-digit year")
+    errors(raw, "row 4, column '年度'", "a four-digit year")
 
 
 def test_unknown_level_and_mode(tmp_path):
@@ -105,7 +108,12 @@ def test_unknown_level_and_mode(tmp_path):
     rows[0][2] = "区级"
     rows[1][3] = "混合式"
     write_csv(raw / "项目登记.csv", PROJECT_HEADER, rows)
-    errors(raw, "row 2, column 'level': got '区级'", "a level from the codebook", "row 3, column 'mode': got '混合式'")
+    errors(
+        raw,
+        "row 2, column '项目级别': got '区级'",
+        "a level from the codebook",
+        "row 3, column '授课方式': got '混合式'",
+    )
 
 
 def test_empty_required_value(tmp_path):
@@ -121,13 +129,13 @@ def test_bad_counts(tmp_path, value, shown):
     raw = valid_raw(tmp_path)
     write_csv(raw / "学员名单.csv", ENROL_HEADER, [r for r in enrolments() if r[0] != "P23F"])
     write_csv(raw / "汇总.csv", COUNT_HEADER, [["P23F", "5", value, "3"]])
-    errors(raw, f"汇总.csv, row 2, column 'intermediate': got '{shown}'", "a non-negative whole number of learners")
+    errors(raw, f"汇总.csv, row 2, column '中级': got '{shown}'", "a non-negative whole number of learners")
 
 
 def test_counts_for_an_unknown_project(tmp_path):
     raw = valid_raw(tmp_path)
     write_csv(raw / "汇总.csv", COUNT_HEADER, [["P99X", "5", "4", "3"]])
-    errors(raw, "汇总.csv, row 2, column 'project_id'", "a project id listed in the project register")
+    errors(raw, "汇总.csv, row 2, column '项目编号'", "a project id listed in the project register")
 
 
 def test_project_given_both_as_counts_and_enrolments(tmp_path):
@@ -167,7 +175,7 @@ def test_unclosed_quote(tmp_path):
 def test_every_problem_is_listed_not_just_the_first(tmp_path):
     raw = valid_raw(tmp_path)
     rows = [r[:] for r in PROJECTS]
-    rows[0][1], rows[1][2], rows[2][3] = "1999", "??", "??"
+    rows[0][1], rows[1][2], rows[2][3] = "19x9", "??", "??"
     write_csv(raw / "项目登记.csv", PROJECT_HEADER, rows)
     text = errors(raw, "3 problems")
     assert "row 2" in text and "row 3" in text and "row 4" in text
@@ -177,7 +185,7 @@ def test_every_problem_is_listed_not_just_the_first(tmp_path):
 def test_gbk_csv_with_chinese_headers(tmp_path):
     raw = valid_raw(tmp_path)
     write_csv(raw / "项目登记.csv", PROJECT_HEADER, PROJECTS, encoding="gbk")
-    ing = reading.read_raw_dir(raw, key=KEY)
+    ing = ingest.read_raw_dir(raw, key=KEY)
     assert {f.encoding for f in ing.files if f.kind == "projects"} == {"gb18030"}
     assert "脊柱微创技术进展" in set(ing.projects["title"])
 
@@ -185,7 +193,7 @@ def test_gbk_csv_with_chinese_headers(tmp_path):
 def test_utf8_bom_header(tmp_path):
     raw = valid_raw(tmp_path)
     write_csv(raw / "项目登记.csv", PROJECT_HEADER, PROJECTS, encoding="utf-8-sig")
-    ing = reading.read_raw_dir(raw, key=KEY)
+    ing = ingest.read_raw_dir(raw, key=KEY)
     assert [f.encoding for f in ing.files if f.kind == "projects"] == ["utf-8-sig"]
 
 
@@ -214,7 +222,7 @@ def test_excel_with_a_title_row_above_the_header(tmp_path):
     raw = valid_raw(tmp_path)
     (raw / "项目登记.csv").unlink()
     write_xlsx(raw / "项目.xlsx", PROJECT_HEADER, PROJECTS, title_row="天津医院继续医学教育项目一览表（2021-2023）")
-    ing = reading.read_raw_dir(raw, key=KEY)
+    ing = ingest.read_raw_dir(raw, key=KEY)
     f = next(f for f in ing.files if f.kind == "projects")
     assert f.header_row == 2 and f.sheet == "导出"
     assert ing.projects["_row"].tolist() == [3, 4, 5, 6, 7, 8]
@@ -240,14 +248,14 @@ def test_ten_thousand_character_field(tmp_path):
     assert len(c.projects.loc[c.projects.project_id == "P21L", "title"].iloc[0]) == 10_000
     rows[0][1] = "X" * 10_000  # and an error about it stays readable
     write_csv(raw / "项目登记.csv", PROJECT_HEADER, rows)
-    text = errors(raw, "row 2, column 'year'")
+    text = errors(raw, "row 2, column '年度'")
     assert len(max(text.splitlines(), key=len)) < 400
 
 
 def test_unknown_columns_are_ignored_and_listed(tmp_path):
     raw = valid_raw(tmp_path)
     write_csv(raw / "项目登记.csv", PROJECT_HEADER + ["备注"], [r + ["无"] for r in PROJECTS])
-    ing = reading.read_raw_dir(raw, key=KEY)
+    ing = ingest.read_raw_dir(raw, key=KEY)
     assert next(f for f in ing.files if f.kind == "projects").ignored_columns == ["备注"]
 
 
@@ -309,7 +317,8 @@ def test_unknown_discipline_spelling_with_a_user_codebook(tmp_path):
     raw = valid_raw(tmp_path)
     (raw / "codebook.yml").write_text(
         "values:\n  discipline:\n    Orthopaedics: [骨科, 骨外科]\n    Nursing: [护理]\n    Anaesthesiology: [麻醉]\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     c = clean(raw)
     assert set(c.projects["discipline"]) == {"Orthopaedics", "Nursing", "Anaesthesiology", "康复医学"}
     assert c.quarantine["reason"].tolist() == ["discipline spelling not in the codebook"]
@@ -321,8 +330,9 @@ def test_user_codebook_adds_a_header_alias(tmp_path):
     write_csv(raw / "学员名单.csv", ["课程代码", "学员编号", "职称"], enrolments())
     code, text = check(raw)  # 课程代码 is not a known header: the file is ignored ...
     assert "学员名单.csv" in text and "file ignored" in text and "0 learners" in text
-    (raw / "codebook.yml").write_text("tables:\n  enrolments:\n    columns:\n      project_id: {aliases: [课程代码]}\n",
-                                      encoding="utf-8")
+    (raw / "codebook.yml").write_text(
+        "tables:\n  enrolments:\n    columns:\n      project_id: {aliases: [课程代码]}\n", encoding="utf-8"
+    )
     assert clean(raw).learners["learners"].sum() == 93  # ... until the user's codebook says so
 
 
@@ -340,10 +350,12 @@ def test_html_in_data_is_escaped_in_report_tables():
 
 
 def test_values_that_start_a_formula_are_defused_in_csv_outputs(tmp_path):
-    frame = pd.DataFrame({"discipline": ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "骨科"], "n": [1, 2, 3, 4, 5]})
+    frame = pd.DataFrame(
+        {"discipline": ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "骨科"], "n": [1, 2, 3, 4, 5]}
+    )
     text = safe_csv(tmp_path / "t.csv", frame).read_text(encoding="utf-8-sig")
     lines = text.splitlines()[1:]
-    assert [ln.split(",")[0] for ln in lines] == ["\"'=HYPERLINK(\"\"http://x\"\")\"", "'+1", "'-2", "'@SUM(A1)", "骨科"]
+    assert [ln.split(",")[0] for ln in lines] == ['"\'=HYPERLINK(""http://x"")"', "'+1", "'-2", "'@SUM(A1)", "骨科"]
 
 
 def test_errors_carry_file_row_column_value_and_expectation(tmp_path):
@@ -354,7 +366,12 @@ def test_errors_carry_file_row_column_value_and_expectation(tmp_path):
     with pytest.raises(DataError) as exc:
         clean(raw)
     (p,) = exc.value.problems
-    assert (p.file, p.row, p.column, p.value) == ("项目登记.csv", 6, "mode", "广播")
+    assert (p.file, p.row, p.column, p.value) == (
+        "项目登记.csv",
+        6,
+        "授课方式",
+        "广播",
+    )  # the column as headed in the file
     assert "live" in p.expected and "face_to_face" in p.expected
 
 
@@ -362,14 +379,19 @@ def test_errors_carry_file_row_column_value_and_expectation(tmp_path):
 def test_large_file_reader_gives_the_same_tables_as_the_small_file_reader(tmp_path, monkeypatch, variant):
     raw = valid_raw(tmp_path)
     rows = enrolments()
-    kwargs = {"gbk": {"encoding": "gbk"}, "utf-8-sig": {"encoding": "utf-8-sig"}, "tab": {"delimiter": "\t"},
-              "crlf": {"newline": "\r\n"}, "blank-lines": {}}[variant]
+    kwargs = {
+        "gbk": {"encoding": "gbk"},
+        "utf-8-sig": {"encoding": "utf-8-sig"},
+        "tab": {"delimiter": "\t"},
+        "crlf": {"newline": "\r\n"},
+        "blank-lines": {},
+    }[variant]
     if variant == "blank-lines":
         rows = rows[:10] + [["", "", ""]] + rows[10:]
     write_csv(raw / "学员名单.csv", ENROL_HEADER, rows, **kwargs)
-    slow = reading.read_raw_dir(raw, key=KEY)
+    slow = ingest.read_raw_dir(raw, key=KEY)
     monkeypatch.setattr(reading, "LARGE_FILE_BYTES", 0)
-    fast = reading.read_raw_dir(raw, key=KEY)
+    fast = ingest.read_raw_dir(raw, key=KEY)
     for name in ("projects", "enrolments"):
         a, b = getattr(slow, name), getattr(fast, name)
         assert a.astype(str).to_dict("list") == b.astype(str).to_dict("list"), name
@@ -384,13 +406,13 @@ def test_large_file_reader_reports_a_ragged_row(tmp_path, monkeypatch):
 
 def test_stored_enrolments_read_back_with_the_same_keys_and_codes(tmp_path):
     raw = valid_raw(tmp_path)
-    ingested = reading.read_raw_dir(raw, key=KEY)
-    reading.write_ingested(ingested, tmp_path / "processed")
-    back = reading.load_ingested(tmp_path / "processed").enrolments
+    ingested = ingest.read_raw_dir(raw, key=KEY)
+    storage.write_ingested(ingested, tmp_path / "processed")
+    back = storage.load_ingested(tmp_path / "processed").enrolments
     before = ingested.enrolments
     assert list(back.columns) == list(before.columns)
     assert back["learner_key"].astype("uint64").tolist() == before["learner_key"].astype("uint64").tolist()
     for col in ("project_id", "professional_title", "_file", "_row"):
         assert back[col].astype(str).tolist() == before[col].astype(str).tolist(), col
-    again = cleaning.clean(reading.load_ingested(tmp_path / "processed"), years=[2021, 2022, 2023])
+    again = cleaning.clean(storage.load_ingested(tmp_path / "processed"), years=[2021, 2022, 2023])
     assert again.learners.equals(cleaning.clean(ingested, years=[2021, 2022, 2023]).learners)

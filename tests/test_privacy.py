@@ -23,7 +23,11 @@ ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
 def national_id(rng: random.Random) -> str:
     """An 18-digit resident ID number with a valid GB 11643-1999 check digit."""
-    body = "120101" + f"{rng.randint(1960, 1999)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}" + f"{rng.randint(0, 999):03d}"
+    body = (
+        "120101"
+        + f"{rng.randint(1960, 1999)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+        + f"{rng.randint(0, 999):03d}"
+    )
     check = "10X98765432"[sum(int(d) * w for d, w in zip(body, ID_WEIGHTS)) % 11]
     return body + check
 
@@ -36,19 +40,23 @@ def pii_run(tmp_path_factory):
     raw.mkdir()
     projects = [r[:] for r in PROJECTS]
     projects[0][4] = "<b>骨科</b><script>alert(1)</script>"
-    projects[1][4] = "=HYPERLINK(\"http://example.invalid\",\"护理\")"
+    projects[1][4] = '=HYPERLINK("http://example.invalid","护理")'
     write_csv(raw / "项目.csv", PROJECT_HEADER, projects, encoding="gbk")
     people = {}
     rows = []
     for pid, learner, title in enrolments():
         if learner not in people:
-            people[learner] = (rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN), national_id(rng),
-                               f"1{rng.choice('3589')}{rng.randint(0, 999_999_999):09d}", f"{learner.lower()}@hospital.example")
+            people[learner] = (
+                rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+                national_id(rng),
+                f"1{rng.choice('3589')}{rng.randint(0, 999_999_999):09d}",
+                f"{learner.lower()}@hospital.example",
+            )
         name, idn, phone, email = people[learner]
         rows.append([pid, name, idn, phone, email, title])
     header = ["项目编号", "姓名", "身份证号", "手机号", "邮箱", "职称"]
     write_csv(raw / "学员_线上.csv", header, rows[: len(rows) // 2])
-    write_xlsx(raw / "学员_线下.xlsx", header, rows[len(rows) // 2:], title_row="学员名单")
+    write_xlsx(raw / "学员_线下.xlsx", header, rows[len(rows) // 2 :], title_row="学员名单")
     out = tmp / "out"
     proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress")
     assert proc.returncode == 0, proc.stderr
@@ -104,4 +112,4 @@ def test_data_strings_are_escaped_in_the_report_and_defused_in_csv(pii_run):
     tables = [p.read_text(encoding="utf-8-sig") for p in (out / "tables").glob("*.csv")]
     cells = [line.split(",")[0] for t in tables for line in t.splitlines()]
     assert any(c.startswith("\"'=HYPERLINK") for c in cells)
-    assert not any(c.startswith(("=", "\"=")) for c in cells)
+    assert not any(c.startswith(("=", '"=')) for c in cells)

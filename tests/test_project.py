@@ -35,10 +35,11 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
                     conda_side[_name(req)] = req.replace(" ", "")
     assert set(conda_side) == set(pip_side), (
         f"only in pyproject.toml: {sorted(set(pip_side) - set(conda_side))}; "
-        f"only in environment.yml: {sorted(set(conda_side) - set(pip_side))}")
+        f"only in environment.yml: {sorted(set(conda_side) - set(pip_side))}"
+    )
     for name in pip_side:
-        spec_pip = re.sub(r"^\[[^\]]*\]", "", pip_side[name][len(name):])  # conda packages carry no extras
-        spec_conda = conda_side[name][len(name):]
+        spec_pip = re.sub(r"^\[[^\]]*\]", "", pip_side[name][len(name) :])  # conda packages carry no extras
+        spec_conda = conda_side[name][len(name) :]
         assert spec_pip == spec_conda, f"{name}: pyproject.toml says {spec_pip!r}, environment.yml says {spec_conda!r}"
     python = [d for d in env["dependencies"] if isinstance(d, str) and _name(d) == "python"]
     assert python == ["python=3.11"]
@@ -51,7 +52,11 @@ def test_the_five_study_notebooks_exist_in_order():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_notebooks_carry_no_outputs(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
-    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    dirty = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
     assert not dirty, f"{path.name}: code cells {dirty} carry outputs or execution counts"
 
 
@@ -59,7 +64,9 @@ def test_committed_notebooks_carry_no_outputs(path):
 def test_notebooks_start_with_a_parameters_cell_and_define_no_functions(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert "parameters" in code[0].get("metadata", {}).get("tags", []), f"{path.name}: first code cell is not tagged parameters"
+    assert "parameters" in code[0].get("metadata", {}).get("tags", []), (
+        f"{path.name}: first code cell is not tagged parameters"
+    )
     params = ast.parse("".join(code[0]["source"]))
     names = {t.id for node in params.body if isinstance(node, ast.Assign) for t in node.targets}
     assert {"raw_dir", "processed_dir", "output_dir", "years", "alpha", "adjust"} <= names
@@ -67,7 +74,9 @@ def test_notebooks_start_with_a_parameters_cell_and_define_no_functions(path):
         tree = ast.parse("".join(cell["source"]))
         defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
         assert not defs, f"{path.name}: notebooks call cmestudy; they define no functions or classes"
-        assert len("".join(cell["source"]).splitlines()) <= 12, f"{path.name}: a cell longer than 12 lines belongs in lib/"
+        assert len("".join(cell["source"]).splitlines()) <= 12, (
+            f"{path.name}: a cell longer than 12 lines belongs in lib/"
+        )
 
 
 def test_ci_runs_the_readme_test_command():
@@ -82,7 +91,17 @@ def test_papermill_reads_every_parameter_with_its_help(path, caplog):
     import papermill
 
     params = papermill.inspect_notebook(str(path))
-    assert set(params) == {"raw_dir", "processed_dir", "output_dir", "years", "alpha", "confidence", "adjust", "lang",
-                           "engine", "scheduler"}
+    assert set(params) == {
+        "raw_dir",
+        "processed_dir",
+        "output_dir",
+        "years",
+        "alpha",
+        "confidence",
+        "adjust",
+        "lang",
+        "engine",
+        "scheduler",
+    }
     assert all(p["help"] for p in params.values()), [n for n, p in params.items() if not p["help"]]
     assert "Unable to parse" not in caplog.text

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2_contingency
 
-from cmestudy import cleaning, describe, published, reading, reconstruct
+from cmestudy import cleaning, describe, ingest, published, reconstruct
 
 from .conftest import RAW, run_cli
 
@@ -25,7 +25,7 @@ ABSTRACT_LEARNERS = {"live": 40366, "face_to_face": 7330}
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     processed = tmp_path_factory.mktemp("processed")
-    cleaned = cleaning.clean(reading.read_raw_dir(RAW, key=b"test-key-0123456789abcdef"))
+    cleaned = cleaning.clean(ingest.read_raw_dir(RAW, key=b"test-key-0123456789abcdef"))
     cleaning.write_processed(cleaned, processed)
     return cleaning.load_processed(processed)
 
@@ -66,9 +66,11 @@ def test_intermediate_is_largest_live_group_and_has_highest_live_share(study, ye
 
 def test_live_projects_learners_and_disciplines_rise_every_year(study):
     years = [2021, 2022, 2023]
-    for series in (describe.projects_by_year_mode(study.projects, years)["live"],
-                   describe.learners_by_year_mode(study.learners, years)["live"],
-                   describe.live_disciplines_per_year(study.projects, years)):
+    for series in (
+        describe.projects_by_year_mode(study.projects, years)["live"],
+        describe.learners_by_year_mode(study.learners, years)["live"],
+        describe.live_disciplines_per_year(study.projects, years),
+    ):
         assert np.all(np.diff(series.to_numpy()) > 0), series
 
 

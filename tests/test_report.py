@@ -28,11 +28,21 @@ def _squash(text: str) -> str:
 def test_report_html_has_the_sections_and_no_code(study_run):
     out, _ = study_run
     page = (out / "report.html").read_text(encoding="utf-8")
-    for heading in ["Data and provenance", "Cleaning", "Methods", "Projects, disciplines and learners",
-                    "Professional title and delivery mode", "Published vs reproduced", "Prospects of online CME",
-                    "Trend in the live share of learners", "Effect sizes beside significance",
-                    "Growth of projects, learners and disciplines", "Which disciplines moved to live delivery",
-                    "Limitations", "Appendix: reproducibility"]:
+    for heading in [
+        "Data and provenance",
+        "Cleaning",
+        "Methods",
+        "Projects, disciplines and learners",
+        "Professional title and delivery mode",
+        "Published vs reproduced",
+        "Prospects of online CME",
+        "Trend in the live share of learners",
+        "Effect sizes beside significance",
+        "Growth of projects, learners and disciplines",
+        "Which disciplines moved to live delivery",
+        "Limitations",
+        "Appendix: reproducibility",
+    ]:
         assert heading in page, heading
     assert "report.setup_notebook" not in page and "from cmestudy import" not in page
     assert "jp-InputArea" not in page and 'class="highlight' not in page
@@ -74,7 +84,7 @@ def test_first_page_labels_the_reconstruction(study_run):
 def test_appendix_records_versions_commit_parameters_and_checksums(study_run):
     out, _ = study_run
     page = (out / "report.html").read_text(encoding="utf-8")
-    appendix = page[page.index('id="appendix-reproducibility"'):]
+    appendix = page[page.index('id="appendix-reproducibility"') :]
     for needle in ["pandas", "scipy", "weasyprint", "git commit", "alpha", "years", "enrolments.csv", "projects.csv"]:
         assert needle in appendix, needle
     from cmestudy.fileio import sha256_file

@@ -62,8 +62,9 @@ def test_rerunning_after_a_failing_notebook_always_finishes(small_raw, tmp_path)
     nbdir, _ = _notebooks_with(tmp_path, "05_prospects", "raise RuntimeError('the prospects failed on purpose')")
     out = tmp_path / "out"
     for i in range(RERUNS):
-        proc = run_cli("run", "--raw", small_raw, "--out", out, "--notebooks", nbdir, "--no-progress",
-                       timeout=RERUN_LIMIT)
+        proc = run_cli(
+            "run", "--raw", small_raw, "--out", out, "--notebooks", nbdir, "--no-progress", timeout=RERUN_LIMIT
+        )
         assert proc.returncode == 1, f"rerun {i + 1}: {proc.stderr}"
         assert "notebook 05_prospects failed in cell" in proc.stderr and "failed on purpose" in proc.stderr
         if i:  # after the first run only the failed notebook is left to run
@@ -74,8 +75,19 @@ def test_a_cell_that_runs_past_the_timeout_ends_the_run_with_a_readable_error(sm
     nbdir, cell = _notebooks_with(tmp_path, "03_descriptive", "import time\ntime.sleep(600)  # a cell that never ends")
     out = tmp_path / "out"
     t0 = time.perf_counter()
-    proc = run_cli("run", "--raw", small_raw, "--out", out, "--notebooks", nbdir, "--no-progress",
-                   "--cell-timeout", "8", timeout=300)
+    proc = run_cli(
+        "run",
+        "--raw",
+        small_raw,
+        "--out",
+        out,
+        "--notebooks",
+        nbdir,
+        "--no-progress",
+        "--cell-timeout",
+        "8",
+        timeout=300,
+    )
     assert time.perf_counter() - t0 < 300
     assert proc.returncode == 1, proc.stderr
     err = proc.stderr

@@ -32,8 +32,9 @@ from hypothesis.extra.numpy import arrays
 
 from cmestudy import stats
 
-PARTY = pd.DataFrame([[762, 327, 468], [484, 239, 477]], index=["F", "M"],
-                     columns=["Democrat", "Independent", "Republican"])
+PARTY = pd.DataFrame(
+    [[762, 327, 468], [484, 239, 477]], index=["F", "M"], columns=["Democrat", "Independent", "Republican"]
+)
 
 
 # --------------------------------------------------------------------- worked examples
@@ -60,10 +61,13 @@ def test_linear_by_linear_matches_agresti_malformation_example():
     assert res.linear_by_linear.pvalue == pytest.approx(0.0104, abs=0.0005)  # P = 0.01
 
 
-@pytest.mark.parametrize("table, p", [
-    ([[3, 1], [1, 3]], 0.4857),        # [R fisher.test] TeaTasting
-    ([[2, 15], [10, 3]], 0.0005367),   # [R fisher.test] Convictions
-])
+@pytest.mark.parametrize(
+    "table, p",
+    [
+        ([[3, 1], [1, 3]], 0.4857),  # [R fisher.test] TeaTasting
+        ([[2, 15], [10, 3]], 0.0005367),  # [R fisher.test] Convictions
+    ],
+)
 def test_fisher_2x2_matches_r(table, p):
     assert stats.crosstab_tests(table).fisher.pvalue == pytest.approx(p, rel=1e-3)
 
@@ -150,7 +154,10 @@ def test_tiny_table_by_hand():
 def test_low_expected_footnote_counts_cells_below_five():
     res = stats.crosstab_tests([[1, 9], [4, 6]])  # E = 2.5, 7.5, 2.5, 7.5
     assert (res.low_expected.count, res.low_expected.share, res.low_expected.minimum) == (2, 0.5, 2.5)
-    assert res.low_expected.footnote("en") == "a. 2 cells (50.0%) have expected count less than 5. The minimum expected count is 2.50."
+    assert (
+        res.low_expected.footnote("en")
+        == "a. 2 cells (50.0%) have expected count less than 5. The minimum expected count is 2.50."
+    )
     assert res.low_expected.footnote("zh") == "a. 2个格子（50.0%）的理论频数小于5。最小理论频数为2.50。"
 
 
@@ -161,17 +168,30 @@ def test_to_frame_has_the_spss_layout():
     assert list(frame.index) == ["pearson", "yates", "likelihood_ratio", "fisher", "linear_by_linear", "n_valid"]
     assert frame.loc["n_valid", "value"] == 100
     shown = tables.layout(frame)  # as the English report prints it: SPSS's own words
-    assert [h[0][0] for h, _ in shown.rows] == ["Pearson Chi-Square", "Continuity Correction", "Likelihood Ratio",
-                                                "Fisher's Exact Test", "Linear-by-Linear Association", "N of Valid Cases"]
-    assert [c[0] for c in shown.header[0]] == ["Value", "df", "Asymptotic significance (2-sided)",
-                                               "Exact significance (2-sided)"]
+    assert [h[0][0] for h, _ in shown.rows] == [
+        "Pearson Chi-Square",
+        "Continuity Correction",
+        "Likelihood Ratio",
+        "Fisher's Exact Test",
+        "Linear-by-Linear Association",
+        "N of Valid Cases",
+    ]
+    assert [c[0] for c in shown.header[0]] == [
+        "Value",
+        "df",
+        "Asymptotic significance (2-sided)",
+        "Exact significance (2-sided)",
+    ]
     assert i18n.label("pearson", "zh") == "Pearson χ²"
 
 
 def test_pairwise_tests_and_adjustments():
     table = pd.DataFrame([[10, 20, 30], [30, 20, 10]], columns=["a", "b", "c"])
     pw = stats.pairwise_tests(table, pairs=[("a", "b"), ("c", "b")], adjust="bonferroni")
-    raw = [stats.crosstab_tests(table[["a", "b"]]).pearson.pvalue, stats.crosstab_tests(table[["c", "b"]]).pearson.pvalue]
+    raw = [
+        stats.crosstab_tests(table[["a", "b"]]).pearson.pvalue,
+        stats.crosstab_tests(table[["c", "b"]]).pearson.pvalue,
+    ]
     assert pw["pvalue"].tolist() == pytest.approx(raw)
     assert pw["pvalue_adjusted"].tolist() == pytest.approx([min(1, 2 * p) for p in raw])
     holm = stats.pairwise_tests(table, adjust="holm")
@@ -206,42 +226,51 @@ def test_wilson_interval_by_hand():
 
 
 # --------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("table, message", [
-    ([[1, -2], [3, 4]], "negative counts"),
-    ([[1.5, 2], [3, 4]], "whole-number counts"),
-    ([[1, np.nan], [3, 4]], "missing counts"),
-    ([[1, 2, 3]], "at least 2 rows and 2 columns"),
-    ([[0, 0], [3, 4]], "row(s) [0] of zeros"),
-    (pd.DataFrame([[1, 0], [3, 0]], columns=["junior", "senior"]), "column(s) ['senior'] of zeros"),
-    ([["a", 2], [3, 4]], "numbers only"),
-    ([1, 2, 3], "two-dimensional"),
-])
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ([[1, -2], [3, 4]], "negative counts"),
+        ([[1.5, 2], [3, 4]], "whole-number counts"),
+        ([[1, np.nan], [3, 4]], "missing counts"),
+        ([[1, 2, 3]], "at least 2 rows and 2 columns"),
+        ([[0, 0], [3, 4]], "row(s) [0] of zeros"),
+        (pd.DataFrame([[1, 0], [3, 0]], columns=["junior", "senior"]), "column(s) ['senior'] of zeros"),
+        ([["a", 2], [3, 4]], "numbers only"),
+        ([1, 2, 3], "two-dimensional"),
+    ],
+)
 def test_crosstab_rejects_bad_tables_saying_what_is_wrong(table, message):
     with pytest.raises(ValueError) as exc:
         stats.crosstab_tests(table)
     assert message in str(exc.value)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"successes": [1, 2], "totals": [1]}, "equal length"),
-    ({"successes": [3, 2], "totals": [2, 2]}, "exceed totals"),
-    ({"successes": [0, 2], "totals": [0, 2]}, "totals must be positive"),
-    ({"successes": [-1, 2], "totals": [3, 2]}, "non-negative"),
-    ({"successes": [1.5, 2], "totals": [3, 2]}, "whole numbers"),
-    ({"successes": [0, 0], "totals": [3, 2]}, "no trend"),
-    ({"successes": [1, 2], "totals": [3, 4], "variance": "n"}, "'N' or 'N-1'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"successes": [1, 2], "totals": [1]}, "equal length"),
+        ({"successes": [3, 2], "totals": [2, 2]}, "exceed totals"),
+        ({"successes": [0, 2], "totals": [0, 2]}, "totals must be positive"),
+        ({"successes": [-1, 2], "totals": [3, 2]}, "non-negative"),
+        ({"successes": [1.5, 2], "totals": [3, 2]}, "whole numbers"),
+        ({"successes": [0, 0], "totals": [3, 2]}, "no trend"),
+        ({"successes": [1, 2], "totals": [3, 4], "variance": "n"}, "'N' or 'N-1'"),
+    ],
+)
 def test_cochran_armitage_rejects_bad_input(kwargs, message):
     with pytest.raises(ValueError) as exc:
         stats.cochran_armitage(**kwargs)
     assert message in str(exc.value)
 
 
-@pytest.mark.parametrize("args, message", [
-    ((18.284, 2, "p is small"), "reported_p must look like"),
-    ((-1.0, 2, "<0.05"), "non-negative"),
-    ((18.284, 0, "<0.05"), "df must be a positive"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((18.284, 2, "p is small"), "reported_p must look like"),
+        ((-1.0, 2, "<0.05"), "non-negative"),
+        ((18.284, 0, "<0.05"), "df must be a positive"),
+    ],
+)
 def test_check_reported_rejects_bad_input(args, message):
     with pytest.raises(ValueError) as exc:
         stats.check_reported(*args)
@@ -258,7 +287,8 @@ def test_pairwise_rejects_unknown_labels_and_bad_adjustment():
 
 # --------------------------------------------------------------------- invariances
 tables = st.tuples(st.integers(2, 4), st.integers(2, 4)).flatmap(
-    lambda shape: arrays(np.int64, shape, elements=st.integers(1, 60)))
+    lambda shape: arrays(np.int64, shape, elements=st.integers(1, 60))
+)
 
 
 @settings(max_examples=60, deadline=None)

@@ -16,8 +16,17 @@ def learners_frame(live_by_year: dict, f2f_by_year: dict, grade="intermediate") 
     rows = []
     for mode, counts in (("live", live_by_year), ("face_to_face", f2f_by_year)):
         for year, n in counts.items():
-            rows.append({"project_id": f"{year}{mode}", "year": year, "level": "hospital", "mode": mode,
-                         "discipline": "Orthopaedics", "grade": grade, "learners": n})
+            rows.append(
+                {
+                    "project_id": f"{year}{mode}",
+                    "year": year,
+                    "level": "hospital",
+                    "mode": mode,
+                    "discipline": "Orthopaedics",
+                    "grade": grade,
+                    "learners": n,
+                }
+            )
     frame = pd.DataFrame(rows)
     frame["grade"] = pd.Categorical(frame["grade"], categories=["junior", "intermediate", "senior", "unknown"])
     frame["mode"] = pd.Categorical(frame["mode"], categories=["live", "face_to_face"])
@@ -94,20 +103,26 @@ def test_projections_are_reproducible():
     pd.testing.assert_frame_equal(a.projection, b.projection)
 
 
-@pytest.mark.parametrize("counts, message", [([1, 2], "at least 3 years"), ([1, -2, 3], "non-negative"),
-                                             ([0, 0, 0], "all counts are zero")])
+@pytest.mark.parametrize(
+    "counts, message", [([1, 2], "at least 3 years"), ([1, -2, 3], "non-negative"), ([0, 0, 0], "all counts are zero")]
+)
 def test_count_trend_rejects_bad_series(counts, message):
     with pytest.raises(ValueError, match=message):
         trends.fit_count_trend(list(range(2021, 2021 + len(counts))), counts)
 
 
 def test_discipline_shift_by_hand():
-    projects = pd.DataFrame({
-        "project_id": list("abcdefg"), "year": [2021, 2021, 2023, 2023, 2021, 2023, 2023],
-        "mode": pd.Categorical(["face_to_face", "face_to_face", "live", "face_to_face", "live", "live", "live"],
-                               categories=["live", "face_to_face"]),
-        "discipline": ["Spine", "Spine", "Spine", "Spine", "Nursing", "Nursing", "Nursing"],
-    })
+    projects = pd.DataFrame(
+        {
+            "project_id": list("abcdefg"),
+            "year": [2021, 2021, 2023, 2023, 2021, 2023, 2023],
+            "mode": pd.Categorical(
+                ["face_to_face", "face_to_face", "live", "face_to_face", "live", "live", "live"],
+                categories=["live", "face_to_face"],
+            ),
+            "discipline": ["Spine", "Spine", "Spine", "Spine", "Nursing", "Nursing", "Nursing"],
+        }
+    )
     shift = trends.discipline_shift(projects, [2021, 2023])
     assert shift.index.tolist() == ["Spine", "Nursing"]
     assert shift.loc["Spine", [("live_pct", 2021), ("live_pct", 2023), ("change_points", "")]].tolist() == [0, 50, 50]
@@ -123,6 +138,8 @@ def test_narrative_numbers_follow_the_data():
     assert text_a != text_b
     assert "from 50.0% in 2021 to 90.0% in 2023 (+40.0 points" in text_a
     assert "from 20.0% in 2021 to 35.0% in 2023 (+15.0 points" in text_b
-    models_a = trends.count_trends(pd.DataFrame(columns=["project_id", "year", "level", "mode", "discipline"]), a, years)
+    models_a = trends.count_trends(
+        pd.DataFrame(columns=["project_id", "year", "level", "mode", "discipline"]), a, years
+    )
     sentence = " ".join(narrative.count_models({k: v for k, v in models_a.items() if "learners" in k}))
     assert "50 in 2021 to 90 in 2023" in sentence and "1 residual degree of freedom" in sentence

@@ -32,8 +32,9 @@ class TestsByYear(dict):
         self.skipped: dict[int, str] = {}
 
 
-def mode_title_tests(learners: pd.DataFrame, years, adjust: str = "bonferroni", reference: str = "intermediate",
-                     confidence: float = 0.95) -> TestsByYear:
+def mode_title_tests(
+    learners: pd.DataFrame, years, adjust: str = "bonferroni", reference: str = "intermediate", confidence: float = 0.95
+) -> TestsByYear:
     """Crosstab tests and pairwise comparisons with ``reference`` for every year.
 
     ``confidence`` is the level of the interval of Cramér's V.
@@ -67,11 +68,15 @@ def summary_table(tests: dict[int, YearTests]) -> pd.DataFrame:
     rows = {}
     for year, t in tests.items():
         r = t.result
-        row = {("mode_by_title", "n"): r.n, ("mode_by_title", "chi2"): r.pearson.statistic,
-               ("mode_by_title", "df"): r.pearson.df, ("mode_by_title", "p"): r.pearson.pvalue,
-               ("mode_by_title", "cramers_v"): r.cramers_v.estimate,
-               ("mode_by_title", "v_ci"): f"{i18n.number(r.cramers_v.ci_low)}–{i18n.number(r.cramers_v.ci_high)}",
-               ("mode_by_title", "cells_low_expected"): r.low_expected.count}
+        row = {
+            ("mode_by_title", "n"): r.n,
+            ("mode_by_title", "chi2"): r.pearson.statistic,
+            ("mode_by_title", "df"): r.pearson.df,
+            ("mode_by_title", "p"): r.pearson.pvalue,
+            ("mode_by_title", "cramers_v"): r.cramers_v.estimate,
+            ("mode_by_title", "v_ci"): f"{i18n.number(r.cramers_v.ci_low)}–{i18n.number(r.cramers_v.ci_high)}",
+            ("mode_by_title", "cells_low_expected"): r.low_expected.count,
+        }
         for _, pw in t.pairwise.iterrows():
             pair = i18n.t("label.pair", first=i18n.label(pw["first"]), second=i18n.label(pw["second"]))
             row[(pair, "chi2")] = pw["statistic"]
@@ -95,6 +100,15 @@ def live_share(learners: pd.DataFrame, years, confidence: float = 0.95) -> pd.Da
                 continue
             live = int(t.loc["live", g])
             lo, hi = stats.proportion_ci(live, total, confidence)
-            rows.append({"year": int(year), "grade": g, "live": live, "total": total, "share": live / total,
-                         "ci_low": float(lo), "ci_high": float(hi)})
+            rows.append(
+                {
+                    "year": int(year),
+                    "grade": g,
+                    "live": live,
+                    "total": total,
+                    "share": live / total,
+                    "ci_low": float(lo),
+                    "ci_high": float(hi),
+                }
+            )
     return pd.DataFrame(rows)

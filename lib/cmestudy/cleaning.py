@@ -20,7 +20,7 @@ Outputs in the processed directory: ``projects.parquet`` (one row per project),
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ from .schema import GRADES_WITH_UNKNOWN, LEVELS, MODES, Codebook, load_codebook
 
 PROJECT_COLUMNS = ["project_id", "year", "level", "mode", "discipline", "title", "credits", "start_date", "hours"]
 LEARNER_COLUMNS = ["project_id", "year", "level", "mode", "discipline", "grade", "learners"]
-QUARANTINE_COLUMNS = ["file", "row", "project_id", "column", "value", "reason", "action", "code"]
+QUARANTINE_COLUMNS = ["file", "row", "project_id", "column", "value", "reason", "action", "code", "rows"]
 #: Why a row is set aside (``code`` in the quarantine); the reason and action are written out in
 #: English from the catalogue (``label.reason_<code>``, ``label.action_<code>``), and in the
 #: report's language in the report.
@@ -46,7 +46,11 @@ def reason_columns(code: str) -> dict:
     """The ``reason``, ``action`` and ``code`` columns of a quarantine row set aside for ``code``."""
     from . import i18n
 
-    return {"reason": i18n.t(f"label.reason_{code}", "en"), "action": i18n.t(f"label.action_{code}", "en"), "code": code}
+    return {
+        "reason": i18n.t(f"label.reason_{code}", "en"),
+        "action": i18n.t(f"label.action_{code}", "en"),
+        "code": code,
+    }
 
 
 @dataclass
@@ -58,8 +62,9 @@ class Cleaned:
 
 
 def _problem(frame: pd.DataFrame, idx, column: str, expected: str, header: str | None = None) -> DataProblem:
-    return DataProblem(str(frame.at[idx, "_file"]), int(frame.at[idx, "_row"]), header or column,
-                       str(frame.at[idx, column]), expected)
+    return DataProblem(
+        str(frame.at[idx, "_file"]), int(frame.at[idx, "_row"]), header or column, str(frame.at[idx, column]), expected
+    )
 
 
 def _code_column(frame, column, kind, codebook, problems, allowed):
@@ -70,30 +75,36 @@ def _code_column(frame, column, kind, codebook, problems, allowed):
     return coded
 
 
-def clean_projects(projects: pd.DataFrame, years, codebook: Codebook) -> tuple[pd.DataFrame, list[DataProblem], pd.DataFrame]:
-    """Code and check the register. Returns (projects, fatal problems, quarantine notes)."""
+def clean_projects(projects: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataFrame, list[DataProblem], pd.DataFrame]:
+    """Code and check the register. Returns (projects of every year, fatal problems, quarantine notes).
+
+    Choosing the study years is an analysis choice made afterwards (:func:`clean`): a valid
+    year outside them is not a problem of the register.
+    """
     problems: list[DataProblem] = []
     p = projects.copy()
     for c in PROJECT_COLUMNS:
         if c not in p.columns:
             p[c] = ""
     p = p.fillna("")
-    years = sorted(int(y) for y in years)
     year_num = pd.to_numeric(p["year"].str.replace(r"年$", "", regex=True), errors="coerce")
-    for idx in p.index[year_num.isna() | (year_num % 1 != 0)]:
+    for idx in p.index[year_num.isna() | (year_num % 1 != 0) | (year_num < 1900) | (year_num > 2100)]:
         problems.append(_problem(p, idx, "year", "a four-digit year such as 2021"))
-    out_of_range = year_num.notna() & (year_num % 1 == 0) & ~year_num.isin(years)
-    for idx in p.index[out_of_range]:
-        problems.append(_problem(p, idx, "year", f"a study year ({', '.join(map(str, years))})"))
     empty_id = p["project_id"].eq("")
     for idx in p.index[empty_id]:
         problems.append(_problem(p, idx, "project_id", "a project id"))
     dup = p["project_id"].ne("") & p.duplicated("project_id", keep=False)
-    for pid, grp in p[dup].groupby("project_id", sort=True):
+    for _pid, grp in p[dup].groupby("project_id", sort=True):
         first = grp.index[0]
         for idx in grp.index[1:]:
-            problems.append(_problem(p, idx, "project_id",
-                                     f"a unique project id (also at {p.at[first, '_file']} row {p.at[first, '_row']})"))
+            problems.append(
+                _problem(
+                    p,
+                    idx,
+                    "project_id",
+                    f"a unique project id (also at {p.at[first, '_file']} row {p.at[first, '_row']})",
+                )
+            )
     level = _code_column(p, "level", "level", codebook, problems, LEVELS)
     mode = _code_column(p, "mode", "mode", codebook, problems, MODES)
     for idx in p.index[p["discipline"].eq("")]:
@@ -103,9 +114,16 @@ def clean_projects(projects: pd.DataFrame, years, codebook: Codebook) -> tuple[p
     if codebook.values.get("discipline"):
         coded = codebook.code_values("discipline", p["discipline"])
         unknown = coded.isna() & p["discipline"].ne("")
-        notes = pd.DataFrame({"file": p.loc[unknown, "_file"], "row": p.loc[unknown, "_row"],
-                              "project_id": p.loc[unknown, "project_id"], "column": "discipline",
-                              "value": p.loc[unknown, "discipline"], **reason_columns("discipline_spelling")})
+        notes = pd.DataFrame(
+            {
+                "file": p.loc[unknown, "_file"],
+                "row": p.loc[unknown, "_row"],
+                "project_id": p.loc[unknown, "project_id"],
+                "column": "discipline",
+                "value": p.loc[unknown, "discipline"],
+                **reason_columns("discipline_spelling"),
+            }
+        )
         discipline = coded.fillna(p["discipline"])
     credits = pd.to_numeric(p["credits"].replace("", np.nan), errors="coerce")
     hours = pd.to_numeric(p["hours"].replace("", np.nan), errors="coerce")
@@ -116,17 +134,21 @@ def clean_projects(projects: pd.DataFrame, years, codebook: Codebook) -> tuple[p
     start = pd.to_datetime(p["start_date"].replace("", None), errors="coerce", format="mixed")
     for idx in p.index[p["start_date"].ne("") & start.isna()]:
         problems.append(_problem(p, idx, "start_date", "a date such as 2021-05-14"))
-    out = pd.DataFrame({
-        "project_id": p["project_id"].astype("string"),
-        "year": year_num.astype("Int64"),
-        "level": pd.Categorical(level, categories=LEVELS),
-        "mode": pd.Categorical(mode, categories=MODES),
-        "discipline": discipline.astype("string"),
-        "title": p["title"].astype("string"),
-        "credits": credits.astype("Float64"),
-        "start_date": start.dt.date.astype("string") if start.notna().any() else pd.Series(pd.NA, index=p.index, dtype="string"),
-        "hours": hours.astype("Float64"),
-    })
+    out = pd.DataFrame(
+        {
+            "project_id": p["project_id"].astype("string"),
+            "year": year_num.astype("Int64"),
+            "level": pd.Categorical(level, categories=LEVELS),
+            "mode": pd.Categorical(mode, categories=MODES),
+            "discipline": discipline.astype("string"),
+            "title": p["title"].astype("string"),
+            "credits": credits.astype("Float64"),
+            "start_date": start.dt.date.astype("string")
+            if start.notna().any()
+            else pd.Series(pd.NA, index=p.index, dtype="string"),
+            "hours": hours.astype("Float64"),
+        }
+    )
     return out.sort_values(["year", "project_id"], kind="stable").reset_index(drop=True), problems, notes
 
 
@@ -160,11 +182,17 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return np.asarray(cat.codes), cat.categories
 
 
-def clean_enrolments(enrolments: pd.DataFrame, register: set[str], codebook: Codebook) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Grade titles, exclude orphans and repeated enrolments. Returns (long counts, quarantine).
+def clean_enrolments(
+    enrolments: pd.DataFrame, register: set[str], codebook: Codebook, outside: set[str] = frozenset()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Grade titles, exclude orphans, repeated enrolments and enrolments of projects outside the study
+    years (``outside``, ids of the register). Returns (long counts, quarantine).
 
-    Works on the codes of the column-encoded table, so ten million rows take about a second:
-    each distinct title is graded once and each distinct project id looked up once.
+    In this order: a row whose project is not in the register is an orphan; of the rest, a
+    learner's second enrolment in a project is a repeat; of the rest, an enrolment in a project
+    outside the study years is set aside. Works on the codes of the column-encoded table, so ten
+    million rows take about a second: each distinct title is graded once and each distinct
+    project id looked up once.
     """
     e = enrolments
     n = len(e)
@@ -179,7 +207,8 @@ def clean_enrolments(enrolments: pd.DataFrame, register: set[str], codebook: Cod
     keyed = (kcode >= 0) & ~orphan
     keyed = slice(None) if keyed.all() else np.flatnonzero(keyed)
     dup[keyed] = duplicated_pairs(pcode[keyed], kcode[keyed])
-    unknown = (grade == GRADES_WITH_UNKNOWN.index("unknown")) & ~orphan & ~dup
+    aside = np.append(projects.astype(str).isin(outside), False)[pcode] & ~orphan & ~dup
+    unknown = (grade == GRADES_WITH_UNKNOWN.index("unknown")) & ~orphan & ~dup & ~aside
     quarantine = []
 
     def q(mask, column, code):
@@ -187,62 +216,161 @@ def clean_enrolments(enrolments: pd.DataFrame, register: set[str], codebook: Cod
         if not len(rows):
             return
         sub = e.iloc[rows]
-        quarantine.append(pd.DataFrame({
-            "file": sub["_file"].astype(str), "row": sub["_row"], "project_id": sub["project_id"].astype(str),
-            "column": column, "value": sub[column].astype("string").fillna("").astype(str), **reason_columns(code),
-        }))
+        quarantine.append(
+            pd.DataFrame(
+                {
+                    "file": sub["_file"].astype(str),
+                    "row": sub["_row"],
+                    "project_id": sub["project_id"].astype(str),
+                    "column": column,
+                    "value": sub[column].astype("string").fillna("").astype(str),
+                    **reason_columns(code),
+                }
+            )
+        )
 
     q(orphan, "project_id", "orphan")
     q(dup, "project_id", "duplicate")
+    q(aside, "project_id", "outside_years")
     q(unknown, "professional_title", "unknown_title")
-    kept = ~orphan & ~dup
+    kept = ~orphan & ~dup & ~aside
     n_grades = len(GRADES_WITH_UNKNOWN)
     cell_type = np.int32 if len(projects) * n_grades < 2**31 else np.int64
     cells = np.bincount(pcode[kept].astype(cell_type) * n_grades + grade[kept], minlength=len(projects) * n_grades)
     pid, g = np.divmod(np.flatnonzero(cells), n_grades)
-    long = pd.DataFrame({"project_id": projects.astype(str)[pid], "grade": np.asarray(GRADES_WITH_UNKNOWN, dtype=object)[g],
-                         "learners": cells[cells > 0].astype("int64")})
+    long = pd.DataFrame(
+        {
+            "project_id": projects.astype(str)[pid],
+            "grade": np.asarray(GRADES_WITH_UNKNOWN, dtype=object)[g],
+            "learners": cells[cells > 0].astype("int64"),
+        }
+    )
     quarantine = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     return long, quarantine
 
 
-def clean(ingested: Ingested, years=(2021, 2022, 2023), codebook: Codebook | None = None) -> Cleaned:
-    """Clean the ingested tables; raise :class:`DataError` with every fatal problem."""
+def clean(ingested: Ingested, years=None, codebook: Codebook | None = None) -> Cleaned:
+    """Clean the ingested tables; raise :class:`DataError` with every fatal problem.
+
+    ``years`` are the study years; by default every year of the register. Projects of other
+    years, their enrolments and their counts are set aside with that reason (counted in the
+    cleaning table, listed in the quarantine), never refused.
+    """
     codebook = codebook or load_codebook()
-    projects, problems, project_notes = clean_projects(ingested.projects, years, codebook)
-    register = set(projects["project_id"].dropna())
+    every, problems, project_notes = clean_projects(ingested.projects, codebook)
+    register = set(every["project_id"].dropna())
+    found = sorted(int(y) for y in every["year"].dropna().unique())
+    study_years = sorted({int(y) for y in years}) if years else found
+    in_years = every["year"].isin(study_years).fillna(False).to_numpy(bool)
+    projects = every[in_years].reset_index(drop=True)
+    outside = set(every.loc[~in_years, "project_id"])
     counts_long, count_problems = clean_counts(ingested.counts, register)
     problems += count_problems
-    enrol_long, quarantine = clean_enrolments(ingested.enrolments, register, codebook)
-    both = set(counts_long["project_id"]) & set(enrol_long["project_id"])
+    enrol_long, quarantine = clean_enrolments(ingested.enrolments, register, codebook, outside)
+    engine_long = (
+        ingested.engine_counts
+        if ingested.engine_counts is not None
+        else pd.DataFrame(
+            {"project_id": pd.Series(dtype=str), "grade": pd.Series(dtype=str), "learners": pd.Series(dtype="int64")}
+        )
+    )
+    both = set(counts_long["project_id"]) & (set(enrol_long["project_id"]) | set(engine_long["project_id"]))
     for pid in sorted(both):
         row = ingested.counts.index[ingested.counts["project_id"] == pid][0]
-        problems.append(_problem(ingested.counts, row, "project_id",
-                                 "learners of a project given once: as enrolment rows or as counts, not both"))
+        problems.append(
+            _problem(
+                ingested.counts,
+                row,
+                "project_id",
+                "learners of a project given once: as enrolment rows or as counts, not both",
+            )
+        )
     if problems:
-        raise DataError(problems)
-    if len(project_notes):
-        quarantine = pd.concat([project_notes, quarantine], ignore_index=True)
-    if ingested.quarantine is not None and len(ingested.quarantine):
-        quarantine = pd.concat([quarantine, ingested.quarantine], ignore_index=True)
-    long = pd.concat([enrol_long, counts_long], ignore_index=True)
+        headers = {f.name: f.columns for f in ingested.files}  # a problem names the column as headed in its file
+        raise DataError([replace(p, column=headers.get(p.file, {}).get(p.column, p.column)) for p in problems])
+    parts = [project_notes, _outside_notes(every, ingested, ~in_years, engine_long, outside), quarantine]
+    if ingested.quarantine is not None:  # rows the Dask engine set aside, for projects of the study years
+        parts.append(ingested.quarantine[~ingested.quarantine["project_id"].isin(outside)])
+    parts = [p for p in parts if len(p)]
+    quarantine = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    quarantine["rows"] = (
+        (quarantine["rows"] if "rows" in quarantine else pd.Series(1, index=quarantine.index)).fillna(1).astype("int64")
+    )  # a row may stand for several (Dask engine)
+    keep = lambda t: t[~t["project_id"].isin(outside)]  # noqa: E731
+    long = pd.concat([enrol_long, keep(counts_long), keep(engine_long)], ignore_index=True)
     full = pd.MultiIndex.from_product([projects["project_id"], GRADES_WITH_UNKNOWN], names=["project_id", "grade"])
-    long = (long.groupby(["project_id", "grade"]).learners.sum()
-            .reindex(full, fill_value=0).reset_index())
+    long = long.groupby(["project_id", "grade"]).learners.sum().reindex(full, fill_value=0).reset_index()
     learners = long.merge(projects[["project_id", "year", "level", "mode", "discipline"]], on="project_id", how="left")
     learners["grade"] = pd.Categorical(learners["grade"], categories=GRADES_WITH_UNKNOWN)
     learners["learners"] = learners["learners"].astype("int64")
     learners = learners[LEARNER_COLUMNS]
+    weights = quarantine.groupby("code")["rows"].sum() if len(quarantine) else pd.Series(dtype="int64")
     summary = {
+        "years": study_years,
         "projects": int(len(projects)),
-        "enrolment_rows_read": int(len(ingested.enrolments)),
+        "projects_outside_years": int((~in_years).sum()),
+        "enrolment_rows_read": int(len(ingested.enrolments) + ingested.engine_rows),
         "count_rows_read": int(len(ingested.counts)),
-        "enrolments_excluded": int(quarantine["code"].isin(EXCLUDED).sum()),
+        "enrolments_excluded": int(weights.reindex(list(EXCLUDED), fill_value=0).sum()),
         "titles_unknown": int(learners.loc[learners.grade == "unknown", "learners"].sum()),
         "learners": int(learners["learners"].sum()),
-        "quarantine_by_reason": {k: int(v) for k, v in quarantine["reason"].value_counts().sort_index().items()},
+        "quarantine_by_reason": {k: int(v) for k, v in weights.sort_index().items()},
     }
     return Cleaned(projects, learners, quarantine.reset_index(drop=True), summary)
+
+
+def _outside_notes(every, ingested, outside_mask, engine_long, outside) -> pd.DataFrame:
+    """Quarantine rows for what lies outside the study years: each project, each row of counts,
+    and the learners the Dask engine counted for such projects (one row standing for them)."""
+    parts = []
+    raw = ingested.projects.reset_index(drop=True)
+    if outside_mask.any():
+        sub = every[outside_mask]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "file": raw.loc[sub.index, "_file"].astype(str).to_numpy(),
+                    "row": raw.loc[sub.index, "_row"].to_numpy(),
+                    "project_id": sub["project_id"].to_numpy(),
+                    "column": "year",
+                    "value": sub["year"].astype(str).to_numpy(),
+                    **reason_columns("outside_years"),
+                }
+            )
+        )
+    c = ingested.counts
+    if len(c) and outside:
+        sub = c[c["project_id"].isin(outside)]
+        if len(sub):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "file": sub["_file"].astype(str),
+                        "row": sub["_row"],
+                        "project_id": sub["project_id"],
+                        "column": "project_id",
+                        "value": sub["project_id"],
+                        **reason_columns("outside_years"),
+                    }
+                )
+            )
+    e = engine_long[engine_long["project_id"].isin(outside)]
+    if len(e):
+        per = e.groupby("project_id")["learners"].sum()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "file": "",
+                    "row": pd.NA,
+                    "project_id": per.index,
+                    "column": "project_id",
+                    "value": per.index,
+                    **reason_columns("outside_years"),
+                    "rows": per.to_numpy(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS)
 
 
 def write_processed(cleaned: Cleaned, processed_dir) -> Path:
@@ -262,6 +390,11 @@ class Study:
     learners: pd.DataFrame
     summary: dict
 
+    @property
+    def years(self) -> list[int]:
+        """The study years: as chosen (``--years``), or every year of the register."""
+        return [int(y) for y in self.summary.get("years") or sorted(self.projects["year"].dropna().unique())]
+
 
 def load_processed(processed_dir) -> Study:
     src = Path(processed_dir)
@@ -277,7 +410,15 @@ def load_processed(processed_dir) -> Study:
     return Study(projects, learners, summary)
 
 
-STEPS = ("projects", "enrolment_rows_read", "count_rows_read", "enrolments_excluded", "learners", "titles_unknown")
+STEPS = (
+    "projects",
+    "projects_outside_years",
+    "enrolment_rows_read",
+    "count_rows_read",
+    "enrolments_excluded",
+    "learners",
+    "titles_unknown",
+)
 
 
 def steps_table(cleaned: Cleaned) -> pd.DataFrame:
@@ -290,8 +431,11 @@ def quarantine_table(cleaned: Cleaned) -> pd.DataFrame:
     """Quarantined rows by reason, with what was done with them (codes ``reason_<code>``, ``action_<code>``)."""
     q = cleaned.quarantine
     if q.empty:
-        return pd.DataFrame({"action": pd.Series(dtype=object), "rows": pd.Series(dtype="int64")},
-                            index=pd.Index([], name="reason"))
-    n = q.groupby("code", sort=True).size()
-    return pd.DataFrame({"action": [f"action_{c}" for c in n.index], "rows": n.to_numpy()},
-                        index=pd.Index([f"reason_{c}" for c in n.index], name="reason"))
+        return pd.DataFrame(
+            {"action": pd.Series(dtype=object), "rows": pd.Series(dtype="int64")}, index=pd.Index([], name="reason")
+        )
+    n = q.groupby("code", sort=True)["rows"].sum() if "rows" in q else q.groupby("code", sort=True).size()
+    return pd.DataFrame(
+        {"action": [f"action_{c}" for c in n.index], "rows": n.to_numpy()},
+        index=pd.Index([f"reason_{c}" for c in n.index], name="reason"),
+    )

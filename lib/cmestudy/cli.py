@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__, paths
-from .pipeline import DEFAULT_CELL_TIMEOUT
+from . import __version__, defaults, paths
 
 
 def _years(text: str) -> list[int]:
@@ -69,60 +68,149 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"cmestudy {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    r = sub.add_parser("run", help="run the study notebooks and write the report (HTML, PDF, Word)",
-                       description="Execute notebooks 01_ingest .. 05_prospects in order with papermill, "
-                                   "write the executed notebooks to OUT/notebooks/ and the report to "
-                                   "OUT/report.html, OUT/report.pdf and OUT/report.docx.")
-    r.add_argument("--raw", type=Path, default=paths.RAW_DIR, metavar="DIR",
-                   help="directory of raw exports (CSV/Excel), never modified (default: data/raw)")
-    r.add_argument("--out", type=Path, default=paths.OUTPUT_DIR, metavar="DIR",
-                   help="output directory for the report, executed notebooks, tables and figures (default: output)")
-    r.add_argument("--processed", type=Path, default=None, metavar="DIR",
-                   help="directory for the cleaned, de-identified tables (default: data/processed, "
-                        "or OUT/processed when --out is not the default)")
-    r.add_argument("--years", type=_years, default=[2021, 2022, 2023], metavar="YEARS",
-                   help="study years, as 2021-2023 or 2021,2022,2023 (default: 2021-2023)")
-    r.add_argument("--alpha", type=_alpha, default=0.05, help="significance level (default: 0.05)")
-    r.add_argument("--confidence", type=_confidence, default=0.95,
-                   help="confidence level of every interval in the report (default: 0.95)")
-    r.add_argument("--lang", type=_language, default="en", metavar="LANG",
-                   help="language of the report: en (English) or zh (Chinese, 中文) (default: en)")
-    r.add_argument("--adjust", choices=["bonferroni", "holm", "none"], default="bonferroni",
-                   help="p-value adjustment of the pairwise title comparisons (default: bonferroni)")
-    r.add_argument("--kernel", default=None, metavar="NAME",
-                   help="Jupyter kernel to execute the notebooks (default: cmestudy if registered, else python3)")
-    r.add_argument("--notebooks", type=Path, default=paths.NOTEBOOKS_DIR, metavar="DIR",
-                   help="directory holding the study notebooks (default: notebooks)")
+    r = sub.add_parser(
+        "run",
+        help="run the study notebooks and write the report (HTML, PDF, Word)",
+        description="Execute notebooks 01_ingest .. 05_prospects in order with papermill, "
+        "write the executed notebooks to OUT/notebooks/ and the report to "
+        "OUT/report.html, OUT/report.pdf and OUT/report.docx.",
+    )
+    r.add_argument(
+        "--raw",
+        type=Path,
+        default=paths.RAW_DIR,
+        metavar="DIR",
+        help="directory of raw exports (CSV/Excel), never modified (default: data/raw)",
+    )
+    r.add_argument(
+        "--out",
+        type=Path,
+        default=paths.OUTPUT_DIR,
+        metavar="DIR",
+        help="output directory for the report, executed notebooks, tables and figures (default: output)",
+    )
+    r.add_argument(
+        "--processed",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="directory for the cleaned, de-identified tables (default: data/processed, "
+        "or OUT/processed when --out is not the default)",
+    )
+    r.add_argument(
+        "--years",
+        type=_years,
+        default=defaults.YEARS,
+        metavar="YEARS",
+        help="study years, as 2021-2023 or 2021,2022,2023; projects of other years are set aside "
+        "(default: every year in the project register)",
+    )
+    r.add_argument(
+        "--alpha", type=_alpha, default=defaults.ALPHA, help=f"significance level (default: {defaults.ALPHA})"
+    )
+    r.add_argument(
+        "--confidence",
+        type=_confidence,
+        default=defaults.CONFIDENCE,
+        help=f"confidence level of every interval in the report (default: {defaults.CONFIDENCE})",
+    )
+    r.add_argument(
+        "--lang",
+        type=_language,
+        default=defaults.LANG,
+        metavar="LANG",
+        help=f"language of the report: en (English) or zh (Chinese, 中文) (default: {defaults.LANG})",
+    )
+    r.add_argument(
+        "--adjust",
+        choices=defaults.ADJUSTMENTS,
+        default=defaults.ADJUST,
+        help=f"p-value adjustment of the pairwise title comparisons (default: {defaults.ADJUST})",
+    )
+    r.add_argument(
+        "--kernel",
+        default=None,
+        metavar="NAME",
+        help="Jupyter kernel to execute the notebooks (default: cmestudy if registered, else python3)",
+    )
+    r.add_argument(
+        "--notebooks",
+        type=Path,
+        default=paths.NOTEBOOKS_DIR,
+        metavar="DIR",
+        help="directory holding the study notebooks (default: notebooks)",
+    )
     r.add_argument("--no-progress", dest="progress", action="store_false", help="no per-cell progress bar")
-    r.add_argument("--engine", choices=["pandas", "dask"], default="pandas",
-                   help="how enrolment exports are ingested and aggregated: pandas in memory (default), or "
-                        "dask.dataframe in blocks, for exports larger than memory or a directory of partitions")
-    r.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="with --engine dask: address of an existing Dask cluster (e.g. tcp://scheduler-host:8786); "
-                        "default: threads on this machine")
-    r.add_argument("--force", action="store_true",
-                   help="execute every notebook, even those whose inputs, parameters and code are unchanged")
-    r.add_argument("--cell-timeout", type=_seconds, default=DEFAULT_CELL_TIMEOUT, metavar="SECONDS",
-                   help="stop the run with an error when a notebook cell runs longer than this, or a kernel "
-                        f"does not answer for this long (default: {DEFAULT_CELL_TIMEOUT:g})")
-    r.add_argument("--jobs", type=int, default=3, metavar="N",
-                   help="notebooks 03-05 run up to N at a time, each with its progress bar (default: 3; 1 runs them one by one)")
+    r.add_argument(
+        "--engine",
+        choices=["pandas", "dask"],
+        default=defaults.ENGINE,
+        help="how enrolment exports are ingested and aggregated: pandas in memory (default), or "
+        "dask.dataframe in blocks, for exports larger than memory or a directory of partitions",
+    )
+    r.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="with --engine dask: address of an existing Dask cluster (e.g. tcp://scheduler-host:8786); "
+        "default: threads on this machine",
+    )
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="execute every notebook, even those whose inputs, parameters and code are unchanged",
+    )
+    r.add_argument(
+        "--cell-timeout",
+        type=_seconds,
+        default=defaults.CELL_TIMEOUT,
+        metavar="SECONDS",
+        help="stop the run with an error when a notebook cell runs longer than this, or a kernel "
+        f"does not answer for this long (default: {defaults.CELL_TIMEOUT:g})",
+    )
+    r.add_argument(
+        "--jobs",
+        type=int,
+        default=defaults.JOBS,
+        metavar="N",
+        help="notebooks 03-05 run up to N at a time, each with its progress bar (default: 3; 1 runs them one by one)",
+    )
 
-    v = sub.add_parser("validate", help="check raw exports and list every problem",
-                       description="Read every CSV/Excel file under --raw, check it against the codebook and "
-                                   "print every problem with file, row, column, value and what was expected. "
-                                   "Exit 2 when the data cannot be used.")
+    v = sub.add_parser(
+        "validate",
+        help="check raw exports and list every problem",
+        description="Read every CSV/Excel file under --raw, check it against the codebook and "
+        "print every problem with file, row, column, value and what was expected. "
+        "Exit 2 when the data cannot be used.",
+    )
     v.add_argument("--raw", type=Path, default=paths.RAW_DIR, metavar="DIR", help="directory of raw exports")
-    v.add_argument("--years", type=_years, default=[2021, 2022, 2023], metavar="YEARS", help="study years")
+    v.add_argument(
+        "--years",
+        type=_years,
+        default=defaults.YEARS,
+        metavar="YEARS",
+        help="study years (default: every year in the project register)",
+    )
 
-    c = sub.add_parser("reconstruct", help="regenerate the reconstructed default data set",
-                       description="Solve for learner counts reproducing the published figures (published.yml) "
-                                   "under the assumptions (reconstruction.yml) and write projects.csv and "
-                                   "enrolments.csv into --raw. Deterministic: the files are byte-identical.")
-    c.add_argument("--raw", type=Path, default=paths.RAW_DIR, metavar="DIR",
-                   help="directory holding published.yml and reconstruction.yml (default: data/raw)")
-    c.add_argument("--check", action="store_true",
-                   help="do not write: exit 1 if the files on disk differ from a fresh reconstruction")
+    c = sub.add_parser(
+        "reconstruct",
+        help="regenerate the reconstructed default data set",
+        description="Solve for learner counts reproducing the published figures (published.yml) "
+        "under the assumptions (reconstruction.yml) and write projects.csv and "
+        "enrolments.csv into --raw. Deterministic: the files are byte-identical.",
+    )
+    c.add_argument(
+        "--raw",
+        type=Path,
+        default=paths.RAW_DIR,
+        metavar="DIR",
+        help="directory holding published.yml and reconstruction.yml (default: data/raw)",
+    )
+    c.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write: exit 1 if the files on disk differ from a fresh reconstruction",
+    )
     return p
 
 
@@ -134,11 +222,24 @@ def _run(args) -> int:
     processed = args.processed
     if processed is None:
         processed = paths.PROCESSED_DIR if out == paths.OUTPUT_DIR else out / "processed"
-    cfg = RunConfig(raw_dir=paths.resolve(args.raw), out_dir=out, processed_dir=paths.resolve(processed),
-                    notebooks_dir=paths.resolve(args.notebooks), years=args.years, alpha=args.alpha,
-                    confidence=args.confidence, lang=args.lang, adjust=args.adjust, kernel=args.kernel, progress=args.progress, force=args.force,
-                    jobs=max(1, args.jobs), engine=args.engine, scheduler=args.scheduler,
-                    cell_timeout=args.cell_timeout)
+    cfg = RunConfig(
+        raw_dir=paths.resolve(args.raw),
+        out_dir=out,
+        processed_dir=paths.resolve(processed),
+        notebooks_dir=paths.resolve(args.notebooks),
+        years=args.years,
+        alpha=args.alpha,
+        confidence=args.confidence,
+        lang=args.lang,
+        adjust=args.adjust,
+        kernel=args.kernel,
+        progress=args.progress,
+        force=args.force,
+        jobs=max(1, args.jobs),
+        engine=args.engine,
+        scheduler=args.scheduler,
+        cell_timeout=args.cell_timeout,
+    )
     try:
         run(cfg)
     except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
@@ -165,7 +266,7 @@ def _reconstruct(args) -> int:
             return 1
         print("the reconstructed files are byte-identical to a fresh reconstruction")
         return 0
-    for name, path in reconstruct.write(raw).items():
+    for path in reconstruct.write(raw).values():
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return 0
 

@@ -63,7 +63,7 @@ class Encoded:
             return np.ones(len(self.codes), bool)
         return present[self.codes]
 
-    def take(self, rows: np.ndarray) -> "Encoded":
+    def take(self, rows: np.ndarray) -> Encoded:
         return Encoded(self.codes[rows], self.values)
 
     def categorical(self) -> pd.Categorical:
@@ -75,8 +75,9 @@ class Encoded:
 def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """The offsets and the bytes of an Arrow string array, as NumPy views (no copy)."""
     offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(arr.buffers()[1], dtype=offset_type, count=len(arr) + 1,
-                            offset=arr.offset * np.dtype(offset_type).itemsize)
+    offsets = np.frombuffer(
+        arr.buffers()[1], dtype=offset_type, count=len(arr) + 1, offset=arr.offset * np.dtype(offset_type).itemsize
+    )
     data = arr.buffers()[2]
     return offsets, (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8))
 
@@ -152,7 +153,7 @@ def encode_arrow(column: pa.Array | pa.ChunkedArray) -> Encoded:
     order, bounds = _partitions(_partition_digit(arr, bits), bits)
 
     def encode_partition(i: int):
-        enc = arr.take(pa.array(order[bounds[i]:bounds[i + 1]])).dictionary_encode()
+        enc = arr.take(pa.array(order[bounds[i] : bounds[i + 1]])).dictionary_encode()
         return enc.indices.to_numpy(zero_copy_only=False), enc.dictionary
 
     with ThreadPoolExecutor(WORKERS) as pool:  # Arrow releases the GIL: partitions run side by side

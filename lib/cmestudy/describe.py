@@ -22,7 +22,9 @@ def projects_by_year_level_mode(projects: pd.DataFrame, years=None) -> pd.DataFr
     years = _years(projects, years)
     p = projects[projects.year.isin(years)]
     t = pd.crosstab(p["year"], [p["mode"], p["level"]], dropna=False)
-    t = t.reindex(index=years, columns=pd.MultiIndex.from_product([MODES, LEVELS], names=["mode", "level"]), fill_value=0)
+    t = t.reindex(
+        index=years, columns=pd.MultiIndex.from_product([MODES, LEVELS], names=["mode", "level"]), fill_value=0
+    )
     for m in MODES:
         t[(m, "total")] = t[m].sum(axis=1)
     t = t[[(m, lv) for m in MODES for lv in (*LEVELS, "total")]]
@@ -35,8 +37,11 @@ def projects_by_year_level_mode(projects: pd.DataFrame, years=None) -> pd.DataFr
 def projects_by_year_mode(projects: pd.DataFrame, years=None) -> pd.DataFrame:
     years = _years(projects, years)
     p = projects[projects.year.isin(years)]
-    return (pd.crosstab(p["year"], p["mode"], dropna=False)
-            .reindex(index=years, columns=list(MODES), fill_value=0).astype("int64"))
+    return (
+        pd.crosstab(p["year"], p["mode"], dropna=False)
+        .reindex(index=years, columns=list(MODES), fill_value=0)
+        .astype("int64")
+    )
 
 
 def disciplines_by_year_mode(projects: pd.DataFrame, years=None) -> pd.DataFrame:
@@ -61,15 +66,25 @@ def disciplines_per_year_mode(projects: pd.DataFrame, years=None) -> pd.DataFram
     """Number of distinct disciplines per year and mode."""
     years = _years(projects, years)
     p = projects[projects.year.isin(years)]
-    return (p.groupby(["year", "mode"], observed=False).discipline.nunique().unstack("mode")
-            .reindex(index=years, columns=list(MODES), fill_value=0).astype("int64"))
+    return (
+        p.groupby(["year", "mode"], observed=False)
+        .discipline.nunique()
+        .unstack("mode")
+        .reindex(index=years, columns=list(MODES), fill_value=0)
+        .astype("int64")
+    )
 
 
 def learners_by_year_mode(learners: pd.DataFrame, years=None) -> pd.DataFrame:
     years = _years(learners, years)
     lr = learners[learners.year.isin(years)]
-    return (lr.groupby(["year", "mode"], observed=False).learners.sum().unstack("mode")
-            .reindex(index=years, columns=list(MODES), fill_value=0).astype("int64"))
+    return (
+        lr.groupby(["year", "mode"], observed=False)
+        .learners.sum()
+        .unstack("mode")
+        .reindex(index=years, columns=list(MODES), fill_value=0)
+        .astype("int64")
+    )
 
 
 def mode_by_title(learners: pd.DataFrame, year: int, grades=GRADES) -> pd.DataFrame:
@@ -78,8 +93,13 @@ def mode_by_title(learners: pd.DataFrame, year: int, grades=GRADES) -> pd.DataFr
     ``unknown`` titles are left out by default (they cannot enter the title tests).
     """
     lr = learners[learners.year == int(year)]
-    t = (lr.groupby(["mode", "grade"], observed=False).learners.sum().unstack("grade")
-         .reindex(index=list(MODES), columns=list(grades), fill_value=0).astype("int64"))
+    t = (
+        lr.groupby(["mode", "grade"], observed=False)
+        .learners.sum()
+        .unstack("grade")
+        .reindex(index=list(MODES), columns=list(grades), fill_value=0)
+        .astype("int64")
+    )
     t.index = pd.CategoricalIndex(t.index, categories=list(MODES), ordered=True, name="mode")
     t.columns = pd.CategoricalIndex(t.columns, categories=list(grades), ordered=True, name="grade")
     return t
@@ -95,13 +115,20 @@ def learners_by_title(learners: pd.DataFrame, years=None, include_unknown: bool 
     years = _years(learners, years)
     grades = list(GRADES_WITH_UNKNOWN if include_unknown else GRADES)
     lr = learners[learners.year.isin(years) & learners.grade.isin(grades)]
-    t = (lr.groupby(["year", "mode", "grade"], observed=False).learners.sum()
-         .reindex(pd.MultiIndex.from_product([years, MODES, grades], names=["year", "mode", "grade"]), fill_value=0))
+    t = (
+        lr.groupby(["year", "mode", "grade"], observed=False)
+        .learners.sum()
+        .reindex(pd.MultiIndex.from_product([years, MODES, grades], names=["year", "mode", "grade"]), fill_value=0)
+    )
     row_tot = t.groupby(level=["year", "mode"]).transform("sum")
     col_tot = t.groupby(level=["year", "grade"]).transform("sum")
-    out = pd.DataFrame({"learners": t.astype("int64"),
-                        "row_pct": 100 * t / row_tot.where(row_tot > 0),
-                        "col_pct": 100 * t / col_tot.where(col_tot > 0)})
+    out = pd.DataFrame(
+        {
+            "learners": t.astype("int64"),
+            "row_pct": 100 * t / row_tot.where(row_tot > 0),
+            "col_pct": 100 * t / col_tot.where(col_tot > 0),
+        }
+    )
     return out
 
 
@@ -133,8 +160,11 @@ def title_table(learners: pd.DataFrame, years=None) -> pd.DataFrame:
     of the year-and-title's learners in the mode. ``unknown`` is shown only if present.
     """
     long = learners_by_title(learners, years)
-    grades = [g for g in long.index.get_level_values("grade").unique()
-              if g != "unknown" or long.xs("unknown", level="grade")["learners"].sum() > 0]
+    grades = [
+        g
+        for g in long.index.get_level_values("grade").unique()
+        if g != "unknown" or long.xs("unknown", level="grade")["learners"].sum() > 0
+    ]
     cols = {}
     for g in grades:
         sub = long.xs(g, level="grade")

@@ -37,8 +37,24 @@ log = logging.getLogger("cmestudy")
 
 REMOVE_TAGS = {"parameters", "injected-parameters", "remove"}
 KEEP_MIME = ("text/html", "image/png", "image/svg+xml", "text/markdown", "text/plain")
-VERSIONED = ("cmestudy", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "seaborn", "pyarrow",
-             "papermill", "nbconvert", "nbformat", "ipykernel", "weasyprint", "python-docx", "mplfonts", "openpyxl")
+VERSIONED = (
+    "cmestudy",
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "matplotlib",
+    "seaborn",
+    "pyarrow",
+    "papermill",
+    "nbconvert",
+    "nbformat",
+    "ipykernel",
+    "weasyprint",
+    "python-docx",
+    "mplfonts",
+    "openpyxl",
+)
 
 
 # --------------------------------------------------------------------------- notebooks
@@ -78,8 +94,13 @@ def notebook_body(path: Path) -> str:
     from nbconvert import HTMLExporter
 
     nb = strip_notebook(nbformat.read(str(path), as_version=4))
-    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, exclude_anchor_links=True)
+    exporter = HTMLExporter(
+        template_name="basic",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        exclude_anchor_links=True,
+    )
     body, _ = exporter.from_notebook_node(nb)
     return body
 
@@ -87,10 +108,15 @@ def notebook_body(path: Path) -> str:
 # --------------------------------------------------------------------------- what the appendix records
 def git_commit(root: Path = PROJECT_ROOT) -> str:
     try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return sha + (i18n.t("doc.uncommitted") if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return i18n.t("doc.no_git")
@@ -152,9 +178,16 @@ def _paragraphs(text: str) -> str:
     return "".join(f"<p>{inline(p)}</p>" for p in text.split("\n\n") if p.strip())
 
 
-def section_html(name: str, params: dict, dataset: dict) -> str:
+def section_html(name: str, params: dict, dataset: dict, years: list[int]) -> str:
     """A section written by the document itself (methods, limitations), from the catalogue."""
-    return _environment().from_string(_template(f"{name}.html.j2")).render(p=params, dataset=dataset)
+    from .report import level_values
+
+    levels = level_values(params.get("alpha", 0.05), params.get("confidence", 0.95))
+    return (
+        _environment()
+        .from_string(_template(f"{name}.html.j2"))
+        .render(p=params, dataset=dataset, years=years, levels=levels)
+    )
 
 
 def stylesheet(lang: str) -> str:
@@ -162,7 +195,8 @@ def stylesheet(lang: str) -> str:
     css = _template("report.css")
     counters = {"n": "counter(table)", "page": "counter(page)", "pages": "counter(pages)"}
     values = {
-        "BODY_FONTS": fonts.css_stack(lang, "body"), "HEADING_FONTS": fonts.css_stack(lang, "heading"),
+        "BODY_FONTS": fonts.css_stack(lang, "body"),
+        "HEADING_FONTS": fonts.css_stack(lang, "heading"),
         "MONO_FONTS": fonts.css_stack(lang, "mono"),
         "TABLE_PREFIX": css_content(i18n.t("doc.table_prefix"), counters),
         "FIGURE_PREFIX": css_content(i18n.t("doc.figure_prefix"), {**counters, "n": "counter(figure)"}),
@@ -192,13 +226,21 @@ def render_html(sections: list[dict], context: dict, lang: str) -> str:
     return page.replace("/*FONT_FACES*/", faces, 1)
 
 
-def build(executed_notebooks: list[Path], out_dir, params: dict, provenance: pd.DataFrame | None = None,
-          dataset: dict | None = None, bodies: dict[str, str] | None = None, lang: str | None = None,
-          word: bool = True) -> dict[str, Path]:
+def build(
+    executed_notebooks: list[Path],
+    out_dir,
+    params: dict,
+    provenance: pd.DataFrame | None = None,
+    dataset: dict | None = None,
+    bodies: dict[str, str] | None = None,
+    lang: str | None = None,
+    word: bool = True,
+    years: list[int] | None = None,
+) -> dict[str, Path]:
     """Write ``OUT/report.html``, ``OUT/report.pdf`` and ``OUT/report.docx`` (atomically).
 
-    ``bodies`` holds sections already made by :func:`notebook_body` (by notebook stem).
-    Returns the paths by format.
+    ``bodies`` holds sections already made by :func:`notebook_body` (by notebook stem);
+    ``years`` are the study years (default: the ``years`` parameter). Returns the paths by format.
     """
     lang = lang or params.get("lang") or i18n.DEFAULT
     i18n.set_language(lang)
@@ -206,17 +248,18 @@ def build(executed_notebooks: list[Path], out_dir, params: dict, provenance: pd.
     done = bodies or {}
     bodies = {p.stem: done[p.stem] if p.stem in done else notebook_body(p) for p in executed_notebooks}
     dataset = dataset or {}
+    years = [int(y) for y in (years or params.get("years") or [])]
     sections = []
     for stem, body in bodies.items():
         sections.append({"id": stem, "html": body})
         if stem.startswith("02"):
-            sections.append({"id": "methods", "html": section_html("methods", params, dataset)})
+            sections.append({"id": "methods", "html": section_html("methods", params, dataset, years)})
         if stem.startswith("05"):
-            sections.append({"id": "limitations", "html": section_html("limitations", params, dataset)})
-    years = params["years"]
+            sections.append({"id": "limitations", "html": section_html("limitations", params, dataset, years)})
     context = {
         "title": i18n.t("doc.title"),
-        "subtitle": i18n.t("doc.subtitle", first=min(years), last=max(years)),
+        "subtitle": i18n.t("doc.subtitle", first=min(years), last=max(years)) if years else "",
+        "years": years,
         "dataset": dataset,
         "generated": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "commit": git_commit(),
@@ -224,16 +267,21 @@ def build(executed_notebooks: list[Path], out_dir, params: dict, provenance: pd.
         "versions": package_versions(),
         "params": params,
         "shown": {k: shown_path(v) for k, v in params.items() if k.endswith("_dir")},
-        "provenance": [] if provenance is None else provenance.astype(object).where(provenance.notna(), None).to_dict("records"),
+        "provenance": []
+        if provenance is None
+        else provenance.astype(object).where(provenance.notna(), None).to_dict("records"),
         "platform": f"{platform.system()} {platform.release()} ({platform.machine()})",
     }
     context["toc"] = [
         {"id": m.group(1), "text": html.unescape(re.sub(r"<[^>]+>", "", m.group(2))).strip()}
-        for sec in sections for m in re.finditer(r'<h1[^>]*\bid="([^"]+)"[^>]*>(.*?)</h1>', sec["html"], re.S)
+        for sec in sections
+        for m in re.finditer(r'<h1[^>]*\bid="([^"]+)"[^>]*>(.*?)</h1>', sec["html"], re.S)
     ]
     page = render_html(sections, context, lang)
-    paths = {"html": write_text(out_dir / "report.html", page),
-             "pdf": write_bytes(out_dir / "report.pdf", render_pdf(page, base_url=out_dir))}
+    paths = {
+        "html": write_text(out_dir / "report.html", page),
+        "pdf": write_bytes(out_dir / "report.pdf", render_pdf(page, base_url=out_dir)),
+    }
     if word:
         from . import word as word_mod
 

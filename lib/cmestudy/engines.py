@@ -16,12 +16,12 @@ the task graph: use a cluster you trust with the personal data of the exports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .schema import GRADES_WITH_UNKNOWN, Codebook
+from .schema import Codebook
 
 
 @dataclass
@@ -34,10 +34,22 @@ class CsvSource:
     delimiter: str
     header_row: int  # 1-based
     columns: dict[str, str]  # canonical -> header in the file
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DaskCounts:
+    """What the Dask engine makes of the enrolment files: learners per project and grade (``counts``:
+    project_id, grade, learners), the rows set aside (``quarantine``; a row standing for several
+    carries their number in ``rows``), and the data rows of each file (``rows_by_file``)."""
+
+    counts: pd.DataFrame
+    quarantine: pd.DataFrame
+    rows_by_file: dict[str, int]
 
 
 def _grade_partition(part: pd.DataFrame, codebook: Codebook, key: bytes) -> pd.DataFrame:
-    from .reading import deidentify
+    from .privacy import deidentify
 
     part = part.fillna("").astype(str)
     for c in part.columns:
@@ -48,21 +60,32 @@ def _grade_partition(part: pd.DataFrame, codebook: Codebook, key: bytes) -> pd.D
     return out[["project_id", "learner_key", "professional_title", "grade"]].astype(str)
 
 
-def enrolment_counts_dask(sources: list[CsvSource], codebook: Codebook, key: bytes, register: set[str],
-                          scheduler: str | None = None, blocksize: str = "64MB") -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Learners per project and grade from enrolment CSVs with dask.dataframe.
-
-    Returns (counts with columns project_id, grade, learners; quarantine rows; rows read).
-    """
+def enrolment_counts_dask(
+    sources: list[CsvSource],
+    codebook: Codebook,
+    key: bytes,
+    register: set[str],
+    scheduler: str | None = None,
+    blocksize: str = "64MB",
+) -> DaskCounts:
+    """Learners per project and grade from enrolment CSVs with dask.dataframe (see :class:`DaskCounts`)."""
     import dask
     import dask.dataframe as dd
 
     frames = []
     for s in sources:
         rename = {header: canon for canon, header in s.columns.items()}
-        df = dd.read_csv(str(s.path), sep=s.delimiter, encoding="utf-8-sig" if s.encoding == "utf-8-sig" else s.encoding,
-                         skiprows=s.header_row - 1, header=0, dtype=str, keep_default_na=False,
-                         usecols=list(rename), blocksize=blocksize)
+        df = dd.read_csv(
+            str(s.path),
+            sep=s.delimiter,
+            encoding="utf-8-sig" if s.encoding == "utf-8-sig" else s.encoding,
+            skiprows=s.header_row - 1,
+            header=0,
+            dtype=str,
+            keep_default_na=False,
+            usecols=list(rename),
+            blocksize=blocksize,
+        )
         frames.append(df.rename(columns=rename))
     df = dd.concat(frames) if len(frames) > 1 else frames[0]
     meta = pd.DataFrame({c: pd.Series(dtype=str) for c in ["project_id", "learner_key", "professional_title", "grade"]})
@@ -74,7 +97,7 @@ def enrolment_counts_dask(sources: list[CsvSource], codebook: Codebook, key: byt
     unkeyed = kept[kept["learner_key"].eq("")]
     deduped = dd.concat([keyed.drop_duplicates(subset=["project_id", "learner_key"]), unkeyed])
     counts = deduped.groupby(["project_id", "grade"]).size()
-    n_rows = graded.shape[0]
+    rows = [f.shape[0] for f in frames]
     n_keyed = keyed.shape[0]
     n_dedup = keyed.drop_duplicates(subset=["project_id", "learner_key"]).shape[0]
     unknown = deduped[deduped["grade"].eq("unknown")][["project_id", "professional_title"]]
@@ -87,32 +110,50 @@ def enrolment_counts_dask(sources: list[CsvSource], codebook: Codebook, key: byt
                 return client.compute(list(things), sync=True)
         return dask.compute(*things, scheduler="threads")
 
-    counts, n_rows, n_keyed, n_dedup, orphan_rows, unknown_rows = compute(
-        counts, n_rows, n_keyed, n_dedup, orphans[["project_id", "professional_title"]], unknown)
+    counts, n_keyed, n_dedup, orphan_rows, unknown_rows, *rows = compute(
+        counts, n_keyed, n_dedup, orphans[["project_id", "professional_title"]], unknown, *rows
+    )
     counts = counts.rename("learners").reset_index()
     origin = ", ".join(s.name for s in sources)
     from .cleaning import reason_columns
 
     q = [
-        pd.DataFrame({"file": origin, "row": pd.NA, "project_id": orphan_rows["project_id"], "column": "project_id",
-                      "value": orphan_rows["project_id"], **reason_columns("orphan")}),
-        pd.DataFrame({"file": origin, "row": pd.NA, "project_id": unknown_rows["project_id"],
-                      "column": "professional_title", "value": unknown_rows["professional_title"],
-                      **reason_columns("unknown_title")}),
+        pd.DataFrame(
+            {
+                "file": origin,
+                "row": pd.NA,
+                "project_id": orphan_rows["project_id"],
+                "column": "project_id",
+                "value": orphan_rows["project_id"],
+                **reason_columns("orphan"),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "file": origin,
+                "row": pd.NA,
+                "project_id": unknown_rows["project_id"],
+                "column": "professional_title",
+                "value": unknown_rows["professional_title"],
+                **reason_columns("unknown_title"),
+            }
+        ),
     ]
     n_dup = int(n_keyed) - int(n_dedup)
     if n_dup:
-        q.append(pd.DataFrame({"file": [origin], "row": [pd.NA], "project_id": [""], "column": ["learner"],
-                               "value": [f"{n_dup} rows"], **{k: [v] for k, v in reason_columns("duplicate").items()}}))
+        q.append(
+            pd.DataFrame(
+                {
+                    "file": [origin],
+                    "row": [pd.NA],
+                    "project_id": [""],
+                    "column": ["learner"],
+                    "value": [f"{n_dup} rows"],
+                    **{k: [v] for k, v in reason_columns("duplicate").items()},
+                    "rows": [n_dup],
+                }
+            )
+        )
     quarantine = pd.concat(q, ignore_index=True)
-    return counts, quarantine, int(n_rows)
-
-
-def counts_to_wide(counts: pd.DataFrame, origin: str) -> pd.DataFrame:
-    """Long counts (project_id, grade, learners) as the raw contract's counts table (strings)."""
-    wide = (counts.pivot_table(index="project_id", columns="grade", values="learners", aggfunc="sum", fill_value=0)
-            .reindex(columns=list(GRADES_WITH_UNKNOWN), fill_value=0).astype("int64").reset_index())
-    out = wide.astype(str)
-    out["_file"] = origin
-    out["_row"] = range(1, len(out) + 1)
-    return out
+    quarantine["rows"] = quarantine["rows"].fillna(1).astype("int64") if "rows" in quarantine else 1
+    return DaskCounts(counts, quarantine, {s.name: int(n) for s, n in zip(sources, rows)})

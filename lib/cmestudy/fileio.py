@@ -14,8 +14,9 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas is imported where a table is written, not by every user of this module
     import pandas as pd
@@ -75,7 +76,11 @@ def write_parquet(path: str | os.PathLike, table, row_group_size: int | None = N
 
 
 def defuse_formula(value):
-    """Prefix a string that a spreadsheet would run as a formula with an apostrophe."""
+    """Prefix a string that a spreadsheet would run as a formula with an apostrophe.
+
+    >>> defuse_formula("=SUM(A1)"), defuse_formula("骨科")
+    ("'=SUM(A1)", '骨科')
+    """
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
@@ -108,8 +113,4 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 def checksums(directory: str | os.PathLike) -> dict[str, str]:
     """SHA-256 of every file below ``directory``, keyed by relative path."""
     directory = Path(directory)
-    return {
-        str(p.relative_to(directory)): sha256_file(p)
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
+    return {str(p.relative_to(directory)): sha256_file(p) for p in sorted(directory.rglob("*")) if p.is_file()}

@@ -26,7 +26,7 @@ import base64
 import io
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -41,12 +41,25 @@ FILES = {
     "cjk-serif": ("mplfonts", "fonts/NotoSerifCJKsc-Regular.otf"),
 }
 #: Family name of each role in the report's CSS (private names, so no system font is picked instead).
-FAMILY = {"sans": "cme-sans", "sans-bold": "cme-sans", "sans-italic": "cme-sans", "sans-bold-italic": "cme-sans",
-          "mono": "cme-mono", "cjk-sans": "cme-cjk-sans", "cjk-serif": "cme-cjk-serif"}
+FAMILY = {
+    "sans": "cme-sans",
+    "sans-bold": "cme-sans",
+    "sans-italic": "cme-sans",
+    "sans-bold-italic": "cme-sans",
+    "mono": "cme-mono",
+    "cjk-sans": "cme-cjk-sans",
+    "cjk-serif": "cme-cjk-serif",
+}
 #: What each family's @font-face declares (weight, style).
-FACE = {"sans": ("normal", "normal"), "sans-bold": ("bold", "normal"), "sans-italic": ("normal", "italic"),
-        "sans-bold-italic": ("bold", "italic"), "mono": ("normal", "normal"), "cjk-sans": ("normal", "normal"),
-        "cjk-serif": ("normal", "normal")}
+FACE = {
+    "sans": ("normal", "normal"),
+    "sans-bold": ("bold", "normal"),
+    "sans-italic": ("normal", "italic"),
+    "sans-bold-italic": ("bold", "italic"),
+    "mono": ("normal", "normal"),
+    "cjk-sans": ("normal", "normal"),
+    "cjk-serif": ("normal", "normal"),
+}
 #: The font stacks of the document by language: body text, headings, code. Characters fall back along each.
 STACKS = {
     "en": {"body": ["sans", "cjk-sans"], "heading": ["sans", "cjk-sans"], "mono": ["mono", "sans", "cjk-sans"]},
@@ -63,21 +76,23 @@ class FontNotFound(RuntimeError):
     pass
 
 
-@lru_cache(maxsize=None)
+@cache
 def path(role: str) -> Path:
     """The file of a font role, found inside the package that ships it."""
     package, inner = FILES[role]
     spec = find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise FontNotFound(f"the font {inner} comes with the Python package {package!r}, which is not installed "
-                           f"(it is a dependency of cmestudy: reinstall with `pip install -e .`)")
+        raise FontNotFound(
+            f"the font {inner} comes with the Python package {package!r}, which is not installed "
+            f"(it is a dependency of cmestudy: reinstall with `pip install -e .`)"
+        )
     p = Path(next(iter(spec.submodule_search_locations))) / inner
     if not p.is_file():
         raise FontNotFound(f"the font file {p} is missing from the package {package!r}")
     return p
 
 
-@lru_cache(maxsize=None)
+@cache
 def coverage(role: str) -> frozenset[int]:
     """The code points a font can draw."""
     from fontTools.ttLib import TTFont
@@ -189,8 +204,10 @@ def font_face_css(page_text: str, lang: str) -> str:
         data = base64.b64encode(subset(role, have)).decode("ascii")
         kind = "opentype" if path(role).suffix == ".otf" else "truetype"
         weight, style = FACE[role]
-        rules.append(f'@font-face {{ font-family: "{FAMILY[role]}"; font-weight: {weight}; font-style: {style}; '
-                     f'src: url(data:font/{"otf" if kind == "opentype" else "ttf"};base64,{data}) format("{kind}"); }}')
+        rules.append(
+            f'@font-face {{ font-family: "{FAMILY[role]}"; font-weight: {weight}; font-style: {style}; '
+            f'src: url(data:font/{"otf" if kind == "opentype" else "ttf"};base64,{data}) format("{kind}"); }}'
+        )
     return "\n".join(rules)
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 import string
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import yaml
@@ -71,7 +71,7 @@ def _flatten(doc: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(lang: str) -> dict[str, str]:
     """All messages of a language, by dotted id."""
     text = resources.files("cmestudy").joinpath("messages", f"{check_language(lang)}.yml").read_text(encoding="utf-8")
@@ -117,7 +117,11 @@ THIN = "\u2009"  # thin space: the digit-group separator of GB/T 15835 for Chine
 
 
 def integer(n, lang: str | None = None) -> str:
-    """A whole number: 40,366 (English); 40 366 with a thin space from five digits on (Chinese)."""
+    """A whole number: 40,366 (English); 40 366 with a thin space from five digits on (Chinese).
+
+    >>> integer(40366, "en"), integer(40366, "zh") == "40\u2009366", integer(7330, "zh")
+    ('40,366', True, '7330')
+    """
     n = int(n)
     if (lang or get_language()) == "zh":
         return f"{n:,}".replace(",", THIN) if abs(n) >= 10_000 else str(n)
@@ -136,7 +140,11 @@ def number(x, decimals: int = 3, lang: str | None = None) -> str:
 
 
 def p_value(p: float, lang: str | None = None) -> str:
-    """A p-value in a table cell: ``.032``/``<.001`` (APA) or ``0.032``/``<0.001`` (Chinese journals)."""
+    """A p-value in a table cell: ``.032``/``<.001`` (APA) or ``0.032``/``<0.001`` (Chinese journals).
+
+    >>> p_value(0.0004, "en"), p_value(0.032, "en"), p_value(0.0004, "zh"), p_value(0.032, "zh")
+    ('<.001', '.032', '<0.001', '0.032')
+    """
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return ""
     if (lang or get_language()) == "zh":
@@ -153,7 +161,11 @@ def p_clause(p: float, lang: str | None = None) -> str:
 
 
 def level(confidence: float) -> str:
-    """A confidence level as a percentage: 0.95 -> "95", 0.975 -> "97.5"."""
+    """A confidence level as a percentage: 0.95 -> "95", 0.975 -> "97.5".
+
+    >>> level(0.95), level(0.975)
+    ('95', '97.5')
+    """
     return f"{100 * float(confidence):.10g}"
 
 

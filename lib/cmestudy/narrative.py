@@ -50,35 +50,62 @@ def counts_by_mode(table: pd.DataFrame, noun: str) -> str:
     out = []
     for mode in table.columns:
         v = table[mode].tolist()
-        out.append(t(f"narrative.counts.{_direction(v)}", what=i18n.label(f"{mode}_{noun}"),
-                     first=i18n.integer(v[0]), y0=years[0], last=i18n.integer(v[-1]), y1=years[-1],
-                     change=_change(v[0], v[-1])))
+        out.append(
+            t(
+                f"narrative.counts.{_direction(v)}",
+                what=i18n.label(f"{mode}_{noun}"),
+                first=i18n.integer(v[0]),
+                y0=years[0],
+                last=i18n.integer(v[-1]),
+                y1=years[-1],
+                change=_change(v[0], v[-1]),
+            )
+        )
     return _sentences(out)
 
 
 def disciplines(live_disciplines: pd.Series, total_disciplines: int) -> str:
     values = [t("narrative.year_value", year=y, n=n) for y, n in live_disciplines.items()]
-    return t(f"narrative.disciplines.{_direction(live_disciplines.tolist())}", values=t("punct.list_sep").join(values),
-             total=total_disciplines)
+    return t(
+        f"narrative.disciplines.{_direction(live_disciplines.tolist())}",
+        values=t("punct.list_sep").join(values),
+        total=total_disciplines,
+    )
 
 
 def association(tests, alpha: float) -> list[str]:
     """One paragraph per year on the mode x title test, with the effect size in words."""
-    out = [t("narrative.skipped", year=year, reason=t(f"label.skip_{why}"))
-           for year, why in getattr(tests, "skipped", {}).items()]
+    out = [
+        t("narrative.skipped", year=year, reason=t(f"label.skip_{why}"))
+        for year, why in getattr(tests, "skipped", {}).items()
+    ]
     for year, test in tests.items():
         r = test.result
         size = stats.cramers_v_magnitude(r.cramers_v.estimate, min(r.observed.shape) - 1)
         live = r.observed.loc["live"]
         share = r.observed.loc["live"] / r.observed.sum(axis=0)
         pairs = t("punct.list_sep").join(
-            t("narrative.pair_test", pair=t("label.pair", first=_word(p["first"]), second=_word(p["second"])),
-              chi2=f"{p['statistic']:.3f}", p=i18n.p_clause(p["pvalue_adjusted"]))
-            for _, p in test.pairwise.iterrows())
+            t(
+                "narrative.pair_test",
+                pair=t("label.pair", first=_word(p["first"]), second=_word(p["second"])),
+                chi2=f"{p['statistic']:.3f}",
+                p=i18n.p_clause(p["pvalue_adjusted"]),
+            )
+            for _, p in test.pairwise.iterrows()
+        )
         key = "significant" if r.pearson.pvalue < alpha else "not_significant"
-        out.append(t(f"narrative.association.{key}", year=year, test=stats.report_chi2(r), size=t(f"word.effect_{size}"),
-                     largest=_word(str(live.idxmax())), top=_word(str(share.idxmax())),
-                     share=f"{100 * share.max():.1f}", pairs=pairs))
+        out.append(
+            t(
+                f"narrative.association.{key}",
+                year=year,
+                test=stats.report_chi2(r),
+                size=t(f"word.effect_{size}"),
+                largest=_word(str(live.idxmax())),
+                top=_word(str(share.idxmax())),
+                share=f"{100 * share.max():.1f}",
+                pairs=pairs,
+            )
+        )
     return out
 
 
@@ -88,20 +115,36 @@ def trend(trend_table: pd.DataFrame, alpha: float) -> list[str]:
     years = [y for code, y in trend_table.columns if code == "live_pct"]
     for group, row in trend_table.iterrows():
         first, last = row[("live_pct", years[0])], row[("live_pct", years[-1])]
-        out.append(t(f"narrative.trend.{'rose' if last > first else 'fell'}", group=_word(f"group_{group}"),
-                     first=f"{first:.1f}", y0=years[0], last=f"{last:.1f}", y1=years[-1],
-                     change=f"{row[('change_points', '')]:+.1f}".replace("-", "−"), z=f"{row[('z', '')]:.2f}",
-                     p=i18n.p_clause(row[("p", "")]),
-                     verdict=t("narrative.trend.significant" if row[("p", "")] < alpha else "narrative.trend.not_significant")))
+        out.append(
+            t(
+                f"narrative.trend.{'rose' if last > first else 'fell'}",
+                group=_word(f"group_{group}"),
+                first=f"{first:.1f}",
+                y0=years[0],
+                last=f"{last:.1f}",
+                y1=years[-1],
+                change=f"{row[('change_points', '')]:+.1f}".replace("-", "−"),
+                z=f"{row[('z', '')]:.2f}",
+                p=i18n.p_clause(row[("p", "")]),
+                verdict=t(
+                    "narrative.trend.significant" if row[("p", "")] < alpha else "narrative.trend.not_significant"
+                ),
+            )
+        )
     return out
 
 
 def published_match(compare: pd.DataFrame) -> str:
     n, k = len(compare), int(compare["match"].sum())
     if k == n:
-        return t("narrative.published.all", n=n)
-    bad = t("punct.list_sep").join(compare.loc[~compare["match"], "what"])
-    return t("narrative.published.some", k=k, n=n, bad=bad)
+        s = t("narrative.published.all", n=n)
+    else:
+        bad = t("punct.list_sep").join(compare.loc[~compare["match"].astype(bool), "what"])
+        s = t("narrative.published.some", k=k, n=n, bad=bad)
+    skipped = compare.attrs.get("not_compared", 0)
+    if skipped:
+        s += t("punct.sentence_sep") + t("narrative.published.not_compared", n=skipped)
+    return s
 
 
 def count_models(trends: dict, confidence: float = 0.95) -> list[str]:
@@ -110,12 +153,25 @@ def count_models(trends: dict, confidence: float = 0.95) -> list[str]:
     out = []
     for name, m in trends.items():
         last = m.projection.iloc[-1]
-        out.append(t("narrative.count_model", series=i18n.label(name), c0=i18n.integer(m.counts[0]), y0=m.years[0],
-                     c1=i18n.integer(m.counts[-1]), y1=m.years[-1], family=i18n.label(m.family),
-                     growth=_signed(100 * m.growth), level=level, lo=_signed(100 * m.growth_low),
-                     hi=_signed(100 * m.growth_high), expected=i18n.integer(round(last["expected"])),
-                     year=m.projection.index[-1], pi_lo=i18n.integer(round(last["pi_low"])),
-                     pi_hi=i18n.integer(round(last["pi_high"]))))
+        out.append(
+            t(
+                "narrative.count_model",
+                series=i18n.label(name),
+                c0=i18n.integer(m.counts[0]),
+                y0=m.years[0],
+                c1=i18n.integer(m.counts[-1]),
+                y1=m.years[-1],
+                family=i18n.label(m.family),
+                growth=_signed(100 * m.growth),
+                level=level,
+                lo=_signed(100 * m.growth_low),
+                hi=_signed(100 * m.growth_high),
+                expected=i18n.integer(round(last["expected"])),
+                year=m.projection.index[-1],
+                pi_lo=i18n.integer(round(last["pi_low"])),
+                pi_hi=i18n.integer(round(last["pi_high"])),
+            )
+        )
     if trends:
         m = next(iter(trends.values()))
         out.append(t(f"narrative.count_caveat.{'one' if m.df_resid == 1 else 'other'}", n=len(m.years), df=m.df_resid))
@@ -133,12 +189,16 @@ def discipline_shift(shift: pd.DataFrame, years) -> str:
     moved = shift[shift[("change_points", "")] > 0]
     if moved.empty:
         return t("narrative.shift.none", first=first, last=last)
-    parts = [t("narrative.shift.item", discipline=d, a=f"{row[('live_pct', first)]:.0f}", b=f"{row[('live_pct', last)]:.0f}")
-             for d, row in moved.head(3).iterrows()]
+    parts = [
+        t("narrative.shift.item", discipline=d, a=f"{row[('live_pct', first)]:.0f}", b=f"{row[('live_pct', last)]:.0f}")
+        for d, row in moved.head(3).iterrows()
+    ]
     s = t("narrative.shift.fastest", first=first, last=last, items=t("punct.list_sep").join(parts))
     new = shift[shift[("first_live_year", "")] > first].index.tolist()
     if new:
-        s += t("punct.sentence_sep") + t(f"narrative.shift.new.{'one' if len(new) == 1 else 'other'}", n=len(new), first=first)
+        s += t("punct.sentence_sep") + t(
+            f"narrative.shift.new.{'one' if len(new) == 1 else 'other'}", n=len(new), first=first
+        )
     return s
 
 
@@ -153,7 +213,18 @@ def effect_sizes(tests: dict, alpha: float) -> list[str]:
         grade, gap = largest_share_difference(r)
         size = stats.cramers_v_magnitude(v.estimate, min(r.observed.shape) - 1)
         key = "small_but_significant" if r.pearson.pvalue < alpha and size in ("negligible", "small") else "plain"
-        out.append(t(f"narrative.effect.{key}", year=year, v=f"{v.estimate:.3f}", level=f"{100 * v.confidence:.10g}",
-                     lo=f"{v.ci_low:.3f}", hi=f"{v.ci_high:.3f}", size=t(f"word.effect_{size}"), title=_word(grade),
-                     gap=f"{gap:.1f}", n=i18n.integer(r.n)))
+        out.append(
+            t(
+                f"narrative.effect.{key}",
+                year=year,
+                v=f"{v.estimate:.3f}",
+                level=f"{100 * v.confidence:.10g}",
+                lo=f"{v.ci_low:.3f}",
+                hi=f"{v.ci_high:.3f}",
+                size=t(f"word.effect_{size}"),
+                title=_word(grade),
+                gap=f"{gap:.1f}",
+                n=i18n.integer(r.n),
+            )
+        )
     return out

@@ -44,7 +44,8 @@ def resolve(path: str | os.PathLike) -> Path:
 
 def list_data_files(raw_dir: Path) -> list[Path]:
     return sorted(
-        p for p in Path(raw_dir).rglob("*")
+        p
+        for p in Path(raw_dir).rglob("*")
         if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not p.name.startswith((".", "~$"))
     )
 

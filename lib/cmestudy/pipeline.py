@@ -12,31 +12,34 @@ replaced, atomically, after every notebook has succeeded).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import json
-
-from . import cache, paths
-from .problems import DataError
+from . import cache, defaults, paths
 from .paths import check_raw_dir
+from .problems import DataError
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-#: Longest a notebook cell may run, and a kernel may take to answer, in seconds (``--cell-timeout``).
-#: Generous: the longest cell of the study (ingest of a 100-million-row export) takes minutes.
-DEFAULT_CELL_TIMEOUT = 1800.0
 
 
 class NotebookFailed(RuntimeError):
     """A notebook raised an error; the message says where and what."""
 
     def __init__(self, notebook: str, cell: int | None, ename: str, evalue: str, source: str, kept: Path):
-        self.notebook, self.cell, self.ename, self.evalue, self.source, self.kept = notebook, cell, ename, evalue, source, kept
+        self.notebook, self.cell, self.ename, self.evalue, self.source, self.kept = (
+            notebook,
+            cell,
+            ename,
+            evalue,
+            source,
+            kept,
+        )
         first = next((ln for ln in source.strip().splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
         where = f"cell {cell}" if cell is not None else "an unknown cell"
         msg = f"notebook {notebook} failed in {where}"
@@ -52,25 +55,32 @@ class RunConfig:
     out_dir: Path = paths.OUTPUT_DIR
     processed_dir: Path = paths.PROCESSED_DIR
     notebooks_dir: Path = paths.NOTEBOOKS_DIR
-    years: list[int] = field(default_factory=lambda: [2021, 2022, 2023])
-    alpha: float = 0.05
-    confidence: float = 0.95
-    adjust: str = "bonferroni"
-    lang: str = "en"
+    years: list[int] | None = defaults.YEARS
+    alpha: float = defaults.ALPHA
+    confidence: float = defaults.CONFIDENCE
+    adjust: str = defaults.ADJUST
+    lang: str = defaults.LANG
     kernel: str | None = None
     progress: bool = True
     notebooks: tuple[str, ...] = paths.NOTEBOOKS
     force: bool = False
-    jobs: int = 3
-    engine: str = "pandas"
-    scheduler: str | None = None
-    cell_timeout: float = DEFAULT_CELL_TIMEOUT
+    jobs: int = defaults.JOBS
+    engine: str = defaults.ENGINE
+    scheduler: str | None = defaults.SCHEDULER
+    cell_timeout: float = defaults.CELL_TIMEOUT
 
     def parameters(self) -> dict:
         return {
-            "raw_dir": str(self.raw_dir), "processed_dir": str(self.processed_dir), "output_dir": str(self.out_dir),
-            "years": [int(y) for y in self.years], "alpha": float(self.alpha), "confidence": float(self.confidence),
-            "adjust": self.adjust, "lang": self.lang, "engine": self.engine, "scheduler": self.scheduler,
+            "raw_dir": str(self.raw_dir),
+            "processed_dir": str(self.processed_dir),
+            "output_dir": str(self.out_dir),
+            "years": [int(y) for y in self.years] if self.years else None,
+            "alpha": float(self.alpha),
+            "confidence": float(self.confidence),
+            "adjust": self.adjust,
+            "lang": self.lang,
+            "engine": self.engine,
+            "scheduler": self.scheduler,
         }
 
 
@@ -118,9 +128,12 @@ def import_lines(notebook: Path) -> str:
         if cell["cell_type"] != "code" or "parameters" in cell.get("metadata", {}).get("tags", []):
             continue
         src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-        lines += [ln for ln in src.splitlines()
-                  if (ln.startswith("import ") or (ln.startswith("from ") and " import " in ln))
-                  and not ln.rstrip().endswith(("(", "\\"))]
+        lines += [
+            ln
+            for ln in src.splitlines()
+            if (ln.startswith("import ") or (ln.startswith("from ") and " import " in ln))
+            and not ln.rstrip().endswith(("(", "\\"))
+        ]
     return "\n".join(dict.fromkeys(lines))
 
 
@@ -156,8 +169,10 @@ class KernelPool:
         # papermill's client is asynchronous (as for kernels it starts itself), so that nbclient's
         # timeouts and its check that the kernel is alive run while it waits for a message
         km = KernelManager(kernel_name=self.kernel, client_class="jupyter_client.asynchronous.AsyncKernelClient")
-        km.start_kernel(extra_arguments=KERNEL_ARGS + ([f"--IPKernelApp.exec_lines={json.dumps(lines)}"] if lines else []),
-                        cwd=self.cwd)
+        km.start_kernel(
+            extra_arguments=KERNEL_ARGS + ([f"--IPKernelApp.exec_lines={json.dumps(lines)}"] if lines else []),
+            cwd=self.cwd,
+        )
         self.pids[name] = getattr(getattr(km, "provisioner", None), "pid", None)
         if nice:
             self._renice(name, WARM_NICENESS)
@@ -204,8 +219,16 @@ def _stop_kernel(km) -> None:
         km.shutdown_kernel(now=True)
 
 
-def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool, position: int = 0,
-                 pool: KernelPool | None = None, on_done=None, seconds: dict | None = None) -> Path:
+def _execute_one(
+    cfg: RunConfig,
+    name: str,
+    kernel: str,
+    progress: bool,
+    position: int = 0,
+    pool: KernelPool | None = None,
+    on_done=None,
+    seconds: dict | None = None,
+) -> Path:
     """Execute one notebook with papermill; every wait is bounded by ``cfg.cell_timeout``.
 
     A cell that runs longer, a kernel that dies, or one that never answers raises
@@ -221,24 +244,38 @@ def _execute_one(cfg: RunConfig, name: str, kernel: str, progress: bool, positio
     t0 = time.perf_counter()
     km = pool.take(name) if pool else None
     try:
-        pm.execute_notebook(str(src), str(dst), parameters=cfg.parameters(), kernel_name=kernel,
-                            progress_bar={"desc": name, "position": position, "leave": True} if progress else False,
-                            cwd=str(Path(cfg.notebooks_dir)), log_output=False, extra_arguments=KERNEL_ARGS,
-                            execution_timeout=cfg.cell_timeout, start_timeout=cfg.cell_timeout,
-                            **({"km": km} if km is not None else {}))
+        pm.execute_notebook(
+            str(src),
+            str(dst),
+            parameters=cfg.parameters(),
+            kernel_name=kernel,
+            progress_bar={"desc": name, "position": position, "leave": True} if progress else False,
+            cwd=str(Path(cfg.notebooks_dir)),
+            log_output=False,
+            extra_arguments=KERNEL_ARGS,
+            execution_timeout=cfg.cell_timeout,
+            start_timeout=cfg.cell_timeout,
+            **({"km": km} if km is not None else {}),
+        )
     except PapermillExecutionError as exc:
         raise NotebookFailed(name, exc.exec_count, exc.ename, exc.evalue, exc.source or "", dst) from None
     except CellTimeoutError:
         _cancel_orphan_tasks()
         cell, source = stopped_cell(dst)
-        raise NotebookFailed(name, cell, "CellTimeoutError",
-                             f"the cell did not finish within {cfg.cell_timeout:g} s (--cell-timeout); "
-                             "its kernel was stopped", source, dst) from None
+        raise NotebookFailed(
+            name,
+            cell,
+            "CellTimeoutError",
+            f"the cell did not finish within {cfg.cell_timeout:g} s (--cell-timeout); its kernel was stopped",
+            source,
+            dst,
+        ) from None
     except DeadKernelError as exc:
         _cancel_orphan_tasks()
         cell, source = stopped_cell(dst)
-        raise NotebookFailed(name, cell, "DeadKernelError", f"the kernel died while the cell ran ({exc})",
-                             source, dst) from None
+        raise NotebookFailed(
+            name, cell, "DeadKernelError", f"the kernel died while the cell ran ({exc})", source, dst
+        ) from None
     except RuntimeError as exc:  # jupyter_client: the kernel did not answer within the start-up timeout
         cell, source = stopped_cell(dst)
         raise NotebookFailed(name, cell, "KernelNotAnswering", str(exc), source, dst) from None
@@ -315,11 +352,14 @@ def execute(cfg: RunConfig, on_done=None) -> tuple[list[Path], int]:
     kernel = None
 
     def fp(name):
-        return cache.fingerprint(name, Path(cfg.notebooks_dir) / f"{name}.ipynb", params, cfg.raw_dir,
-                                 cfg.processed_dir, package)
+        return cache.fingerprint(
+            Path(cfg.notebooks_dir) / f"{name}.ipynb", params, cfg.raw_dir, cfg.processed_dir, package
+        )
 
     def current(name, f):
-        return (state.get(name) == f and cache.outputs_present(name, cfg.processed_dir, out_nb / f"{name}.ipynb"))
+        return state.get(name) == f and cache.outputs_present(
+            Path(cfg.notebooks_dir) / f"{name}.ipynb", cfg.processed_dir, out_nb / f"{name}.ipynb"
+        )
 
     names = list(cfg.notebooks)
     known = {}  # fingerprints taken before anything ran: still valid for the first notebook to run
@@ -333,7 +373,7 @@ def execute(cfg: RunConfig, on_done=None) -> tuple[list[Path], int]:
     if first is not None:  # start the kernels of this notebook and of every later one now
         kernel = choose_kernel(cfg.kernel)
         pool = KernelPool(kernel, Path(cfg.notebooks_dir))
-        for n in names[names.index(first):]:
+        for n in names[names.index(first) :]:
             pool.start(n, import_lines(Path(cfg.notebooks_dir) / f"{n}.ipynb"), nice=n != first)
         import papermill  # noqa: F401  (loaded while the kernels start)
     try:
@@ -370,15 +410,21 @@ def _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done, known
                 state[name] = f
                 cache.save_state(cfg.out_dir, state)
             else:
-                log(f"[{', '.join(str(names.index(n) + 1) for n, _ in todo)}/{total}] "
-                    f"{', '.join(n for n, _ in todo)} (in parallel)")
+                log(
+                    f"[{', '.join(str(names.index(n) + 1) for n, _ in todo)}/{total}] "
+                    f"{', '.join(n for n, _ in todo)} (in parallel)"
+                )
                 if pool and len(todo) > (os.cpu_count() or 1):
                     pool.prioritise([n for n, _ in todo], state["seconds"])
                 with ThreadPoolExecutor(max_workers=min(cfg.jobs, len(todo))) as threads:
-                    futures = {n: threads.submit(_execute_one, cfg, n, kernel, cfg.progress, k, pool, on_done, state["seconds"])
-                               for k, (n, _) in enumerate(todo)}
+                    futures = {
+                        n: threads.submit(
+                            _execute_one, cfg, n, kernel, cfg.progress, k, pool, on_done, state["seconds"]
+                        )
+                        for k, (n, _) in enumerate(todo)
+                    }
                     failure = None
-                    for (n, f) in todo:
+                    for n, f in todo:
                         try:
                             futures[n].result()
                             state[n] = f
@@ -448,12 +494,21 @@ def run(cfg: RunConfig) -> dict[str, Path]:
         bodies.close()
         log(f"nothing changed: the report in {cfg.out_dir} is up to date ({time.perf_counter() - t0:.1f} s)")
         return out
-    from . import document, published, reading
+    from . import document, published, storage
 
     log("building the report (HTML, PDF, Word)")
-    prov = reading.load_provenance(cfg.processed_dir)
-    out = document.build(executed, cfg.out_dir, cfg.parameters(), provenance=prov, bodies=bodies.result(),
-                         dataset=published.dataset_info(cfg.raw_dir), lang=cfg.lang)
+    prov = storage.load_provenance(cfg.processed_dir)
+    years = json.loads((Path(cfg.processed_dir) / "cleaning.json").read_text(encoding="utf-8")).get("years")
+    out = document.build(
+        executed,
+        cfg.out_dir,
+        cfg.parameters(),
+        provenance=prov,
+        bodies=bodies.result(),
+        dataset=published.dataset_info(cfg.raw_dir),
+        lang=cfg.lang,
+        years=years,
+    )
     st["report"] = report_fp
     cache.save_state(cfg.out_dir, st)
     log(f"wrote {', '.join(str(p) for p in out.values())} in {time.perf_counter() - t0:.1f} s")
@@ -468,11 +523,12 @@ def _digest(text: str) -> str:
 
 def validate(raw_dir, years) -> tuple[int, str]:
     """Read and check every raw file; returns (exit code, human-readable report)."""
-    from . import cleaning, reading
+    from . import cleaning, ingest
+    from .schema import load_codebook
 
     try:
-        ingested = reading.read_raw_dir(raw_dir, key=b"validate-only: keys are not kept")
-        cleaned = cleaning.clean(ingested, years=years)
+        ingested = ingest.read_raw_dir(raw_dir, key=b"validate-only: keys are not kept")
+        cleaned = cleaning.clean(ingested, years=years, codebook=load_codebook(raw_dir))
     except (FileNotFoundError, NotADirectoryError) as exc:
         return EXIT_INVALID, str(exc)
     except DataError as exc:
@@ -483,8 +539,10 @@ def validate(raw_dir, years) -> tuple[int, str]:
     for w in ingested.warnings:
         lines.append(f"  warning: {w}")
     s = cleaned.summary
-    lines.append(f"  {s['projects']:,} projects, {s['learners']:,} learners "
-                 f"({s['titles_unknown']:,} with unknown title), {s['enrolments_excluded']:,} enrolment rows quarantined")
+    lines.append(
+        f"  {s['projects']:,} projects, {s['learners']:,} learners "
+        f"({s['titles_unknown']:,} with unknown title), {s['enrolments_excluded']:,} enrolment rows quarantined"
+    )
     for reason, n in s["quarantine_by_reason"].items():
         lines.append(f"    quarantined: {n:,} x {reason}")
     return EXIT_OK, "\n".join(lines)

@@ -26,10 +26,22 @@ GRADE_COLORS = {"junior": "#9ecae1", "intermediate": "#3182bd", "senior": "#0851
 
 def apply_style() -> None:
     """The one style of every cmestudy figure, with the fonts of the report's language."""
-    sns.set_theme(context="paper", style="whitegrid", font="sans-serif",
-                  rc={"figure.dpi": 110, "savefig.dpi": 300, "axes.titlesize": 10, "axes.labelsize": 9,
-                      "legend.fontsize": 8, "xtick.labelsize": 8, "ytick.labelsize": 8,
-                      "svg.fonttype": "none", "axes.titleweight": "bold"})
+    sns.set_theme(
+        context="paper",
+        style="whitegrid",
+        font="sans-serif",
+        rc={
+            "figure.dpi": 110,
+            "savefig.dpi": 300,
+            "axes.titlesize": 10,
+            "axes.labelsize": 9,
+            "legend.fontsize": 8,
+            "xtick.labelsize": 8,
+            "ytick.labelsize": 8,
+            "svg.fonttype": "none",
+            "axes.titleweight": "bold",
+        },
+    )
     fonts.use_in_matplotlib(i18n.get_language())
 
 
@@ -57,9 +69,16 @@ def projects_by_level(table: pd.DataFrame) -> plt.Figure:
         bottom = np.zeros(len(years))
         for lv in LEVELS:
             vals = table.loc[years, (mode, lv)].to_numpy(dtype=float)
-            bars = ax.bar([str(y) for y in years], vals, bottom=bottom, color=LEVEL_COLORS[lv], label=label(lv), width=0.6)
-            ax.bar_label(bars, labels=[f"{int(v)}" if v else "" for v in vals], label_type="center", fontsize=7,
-                         color="white" if lv != "hospital" else "black")
+            bars = ax.bar(
+                [str(y) for y in years], vals, bottom=bottom, color=LEVEL_COLORS[lv], label=label(lv), width=0.6
+            )
+            ax.bar_label(
+                bars,
+                labels=[f"{int(v)}" if v else "" for v in vals],
+                label_type="center",
+                fontsize=7,
+                color="white" if lv != "hospital" else "black",
+            )
             bottom += vals
         for x, tot in enumerate(bottom):
             ax.text(x, tot, f"{int(tot)}", ha="center", va="bottom", fontsize=8, fontweight="bold")
@@ -91,9 +110,18 @@ def discipline_heatmap(table: pd.DataFrame) -> plt.Figure:
     modes = list(dict.fromkeys(m for _, m in table.columns))
     height = max(7.0, 0.45 * len(table) + 3.5) * CM
     fig, ax = plt.subplots(figsize=(WIDTH, height))
-    sns.heatmap(table.to_numpy(), annot=True, fmt="d", cmap="Blues", cbar_kws={"label": t("axis.projects"), "shrink": 0.6},
-                linewidths=0.5, linecolor="white", ax=ax, annot_kws={"fontsize": 7},
-                yticklabels=list(table.index))
+    sns.heatmap(
+        table.to_numpy(),
+        annot=True,
+        fmt="d",
+        cmap="Blues",
+        cbar_kws={"label": t("axis.projects"), "shrink": 0.6},
+        linewidths=0.5,
+        linecolor="white",
+        ax=ax,
+        annot_kws={"fontsize": 7},
+        yticklabels=list(table.index),
+    )
     _group_years(ax, years, modes)
     ax.set_xlabel("")
     ax.set_ylabel("")
@@ -110,8 +138,9 @@ def disciplines_per_year(table: pd.DataFrame) -> plt.Figure:
     width = 0.8 / len(MODES)
     for k, mode in enumerate(MODES):
         vals = table[mode].to_numpy(dtype=float)
-        bars = ax.bar(x + (k - (len(MODES) - 1) / 2) * width, vals, width=width * 0.95, color=MODE_COLORS[mode],
-                      label=label(mode))
+        bars = ax.bar(
+            x + (k - (len(MODES) - 1) / 2) * width, vals, width=width * 0.95, color=MODE_COLORS[mode], label=label(mode)
+        )
         ax.bar_label(bars, labels=[f"{v:,.0f}" for v in vals], fontsize=7)
     ax.set_xticks(x, [str(y) for y in table.index])
     ax.set_xlabel(t("axis.year"))
@@ -128,7 +157,9 @@ def title_mix(long: pd.DataFrame) -> plt.Figure:
 
     ``long`` is :func:`cmestudy.describe.learners_by_title`.
     """
-    grades = [g for g in long.index.get_level_values("grade").unique() if long.xs(g, level="grade")["learners"].sum() > 0]
+    grades = [
+        g for g in long.index.get_level_values("grade").unique() if long.xs(g, level="grade")["learners"].sum() > 0
+    ]
     years = list(long.index.get_level_values("year").unique())
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 7 * CM), sharey=True)
     for ax, mode in zip(axes, MODES):
@@ -138,8 +169,13 @@ def title_mix(long: pd.DataFrame) -> plt.Figure:
             pct = sub.xs(g, level="grade")["row_pct"].reindex(years).fillna(0).to_numpy()
             n = sub.xs(g, level="grade")["learners"].reindex(years).fillna(0).to_numpy()
             bars = ax.bar([str(y) for y in years], pct, bottom=bottom, color=GRADE_COLORS[g], label=label(g), width=0.6)
-            ax.bar_label(bars, labels=[f"{p:.1f}%\n(n={i18n.integer(k)})" if p >= 8 else "" for p, k in zip(pct, n)],
-                         label_type="center", fontsize=6, color="white" if g in ("intermediate", "senior") else "black")
+            ax.bar_label(
+                bars,
+                labels=[f"{p:.1f}%\n(n={i18n.integer(k)})" if p >= 8 else "" for p, k in zip(pct, n)],
+                label_type="center",
+                fontsize=6,
+                color="white" if g in ("intermediate", "senior") else "black",
+            )
             bottom += pct
         ax.set_title(label(mode))
         ax.set_xlabel(t("axis.year"))
@@ -196,15 +232,32 @@ def fan_chart(trends: dict, names: list[str], ylabel: str, log: bool = True) -> 
             hi = [m.counts[-1], *proj[f"{band}_high"].tolist()]
             ax.fill_between(px, lo, hi, color=color, alpha=alpha, linewidth=0)
         ax.plot(m.years, m.counts, "o", color=color, label=t("figure.observed", series=label(name)))
-        ax.plot([*m.years, *proj.index], [*m.fitted, *proj["expected"]], "-", color=color, linewidth=1.2,
-                label=t("figure.trend", series=label(name), family=label(m.family),
-                        growth=f"{100 * m.growth:+.0f}".replace("-", "−")))
+        ax.plot(
+            [*m.years, *proj.index],
+            [*m.fitted, *proj["expected"]],
+            "-",
+            color=color,
+            linewidth=1.2,
+            label=t(
+                "figure.trend",
+                series=label(name),
+                family=label(m.family),
+                growth=f"{100 * m.growth:+.0f}".replace("-", "−"),
+            ),
+        )
     last = max(trends[names[0]].years)
     ax.axvline(last + 0.5, color="#999", linestyle=":", linewidth=1)
     if log:
         ax.set_yscale("log")
-    ax.text(last + 0.55, 0.98, t("figure.projection"), va="top", fontsize=7, color="#666",
-            transform=ax.get_xaxis_transform())
+    ax.text(
+        last + 0.55,
+        0.98,
+        t("figure.projection"),
+        va="top",
+        fontsize=7,
+        color="#666",
+        transform=ax.get_xaxis_transform(),
+    )
     ax.set_xlabel(t("axis.year"))
     ax.set_ylabel(t(ylabel) + (t("axis.log_scale") if log else ""))
     fig.legend(frameon=False, fontsize=7, loc="outside right upper")
@@ -218,9 +271,21 @@ def discipline_live_heatmap(shift: pd.DataFrame) -> plt.Figure:
     table = shift["live_pct"]
     height = max(6.0, 0.45 * len(table) + 2.5) * CM
     fig, ax = plt.subplots(figsize=(WIDTH * 0.75, height))
-    sns.heatmap(table.to_numpy(dtype=float), annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100, linewidths=0.5,
-                linecolor="white", cbar_kws={"label": t("axis.projects_live_pct"), "shrink": 0.6}, ax=ax,
-                annot_kws={"fontsize": 7}, xticklabels=[str(y) for y in table.columns], yticklabels=list(table.index))
+    sns.heatmap(
+        table.to_numpy(dtype=float),
+        annot=True,
+        fmt=".0f",
+        cmap="Blues",
+        vmin=0,
+        vmax=100,
+        linewidths=0.5,
+        linecolor="white",
+        cbar_kws={"label": t("axis.projects_live_pct"), "shrink": 0.6},
+        ax=ax,
+        annot_kws={"fontsize": 7},
+        xticklabels=[str(y) for y in table.columns],
+        yticklabels=list(table.index),
+    )
     ax.set_xlabel(t("axis.year"))
     ax.set_ylabel("")
     ax.tick_params(axis="y", rotation=0)
@@ -248,8 +313,15 @@ def live_title_mix(mix: pd.DataFrame) -> plt.Figure:
         err = np.vstack([share - sub["ci_low_pct"].to_numpy(), sub["ci_high_pct"].to_numpy() - share])
         ax.errorbar(x, top, yerr=err, fmt="none", ecolor="black", capsize=3, linewidth=0.8)
         for xi, b, s in zip(x, bottom, share):
-            ax.text(xi, b + s / 2, f"{s:.1f}%", ha="center", va="center", fontsize=7,
-                    color="white" if g != "junior" else "black")
+            ax.text(
+                xi,
+                b + s / 2,
+                f"{s:.1f}%",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if g != "junior" else "black",
+            )
         bottom = top
     ax.set_xticks(x, [str(y) for y in years])
     ax.set_ylim(0, 100)

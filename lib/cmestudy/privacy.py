@@ -41,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columnar import Encoded
+from .columnar import Encoded, encode_series
 
 KEY_ENV = "CMESTUDY_KEY_FILE"
 # Identity schemes in order of preference: the first a row has, all fields non-empty, is used.
@@ -73,7 +73,9 @@ def load_or_create_key(path: Path | None = None) -> bytes:
 
 def scheme_key(secret: bytes, scheme: tuple[str, ...]) -> bytes:
     """The 128-bit SipHash key of one identity scheme: BLAKE2b-128 keyed by the secret."""
-    return hashlib.blake2b(("cmestudy learner key: " + "+".join(scheme)).encode(), key=secret[:64], digest_size=16).digest()
+    return hashlib.blake2b(
+        ("cmestudy learner key: " + "+".join(scheme)).encode(), key=secret[:64], digest_size=16
+    ).digest()
 
 
 def keyed_hash(messages, secret: bytes, scheme: tuple[str, ...] = ("learner_id",)) -> np.ndarray:
@@ -86,8 +88,9 @@ def keyed_hash(messages, secret: bytes, scheme: tuple[str, ...] = ("learner_id",
         return np.zeros(0, np.uint64)
     # latin-1 maps each of the 16 key bytes to one character, so all 128 bits are used;
     # the messages are bytes already, so the encoding does not touch them.
-    return pd.util.hash_array(data, encoding="latin-1", hash_key=scheme_key(secret, scheme).decode("latin-1"),
-                              categorize=False)
+    return pd.util.hash_array(
+        data, encoding="latin-1", hash_key=scheme_key(secret, scheme).decode("latin-1"), categorize=False
+    )
 
 
 def pseudonymise(fields: dict[str, Encoded], n_rows: int, secret: bytes) -> pd.Categorical:
@@ -120,8 +123,11 @@ def pseudonymise(fields: dict[str, Encoded], n_rows: int, secret: bytes) -> pd.C
             width = len(cols[1].values)
             combined = cols[0].codes[rows].astype(np.int64) * width + cols[1].codes[rows]
             ident, distinct = pd.factorize(combined, sort=False)
-            messages = pc.binary_join_element_wise(cols[0].values.take(pa.array(distinct // width)),
-                                                   cols[1].values.take(pa.array(distinct % width)), FIELD_SEPARATOR)
+            messages = pc.binary_join_element_wise(
+                cols[0].values.take(pa.array(distinct // width)),
+                cols[1].values.take(pa.array(distinct % width)),
+                FIELD_SEPARATOR,
+            )
         parts.append((rows, ident, keyed_hash(messages, secret, scheme)))
         chosen[rows] = True
     if not parts:
@@ -150,3 +156,19 @@ def key_array(keys: np.ndarray) -> pa.Array:
     data = keys.tobytes().hex().encode("ascii")
     offsets = np.arange(0, 16 * (len(keys) + 1), 16, dtype=np.int32)
     return pa.StringArray.from_buffers(len(keys), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def resolve_secret(secret) -> bytes:
+    """The linkage secret: given, returned by a callable, or else the user's (:func:`load_or_create_key`)."""
+    if callable(secret):
+        return secret()
+    return secret if secret is not None else load_or_create_key()
+
+
+def deidentify(enrolments: pd.DataFrame, spec, key: bytes) -> pd.DataFrame:
+    """Replace the identifying columns of a table of strings by ``learner_key`` (a keyed hash,
+    see :func:`pseudonymise`); rows with no identity get no key (and cannot be de-duplicated)."""
+    ident = [c for c in spec.identifying if c in enrolments.columns]
+    out = enrolments.drop(columns=ident)
+    out["learner_key"] = pseudonymise({c: encode_series(enrolments[c]) for c in ident}, len(enrolments), key)
+    return out

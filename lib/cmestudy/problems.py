@@ -31,8 +31,9 @@ class DataProblem:
     params: tuple = ()
 
     @classmethod
-    def from_message(cls, file: str, row: int | None, column: str | None, value: str | None, message: str,
-                     **params) -> "DataProblem":
+    def from_message(
+        cls, file: str, row: int | None, column: str | None, value: str | None, message: str, **params
+    ) -> DataProblem:
         """A problem whose text is the catalogue's ``message`` (English in ``expected``)."""
         from . import i18n
 
@@ -61,7 +62,7 @@ class DataProblem:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DataProblem":
+    def from_dict(cls, d: dict) -> DataProblem:
         d = dict(d)
         d["params"] = tuple(tuple(kv) for kv in d.get("params") or ())
         return cls(**d)
@@ -92,7 +93,11 @@ class DataError(ValueError):
 
 
 def row_ranges(rows, most: int = 12) -> str:
-    """Row numbers as ranges: [2, 3, 4, 9] -> "2-4, 9"; more than ``most`` ranges are cut short."""
+    """Row numbers as ranges: [2, 3, 4, 9] -> "2-4, 9"; more than ``most`` ranges are cut short.
+
+    >>> row_ranges([2, 3, 4, 9, 11, 12])
+    '2-4, 9, 11-12'
+    """
     rows = sorted(set(rows))
     ranges = []
     for r in rows:

@@ -37,8 +37,15 @@ def load(raw_dir) -> Published | None:
     if not path.is_file():
         return None
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return Published(doc.get("citation", ""), [int(y) for y in doc["years"]], float(doc.get("alpha", 0.05)),
-                     doc.get("totals", []), doc.get("chisquare", []), doc.get("claims", []), path)
+    return Published(
+        doc.get("citation", ""),
+        [int(y) for y in doc["years"]],
+        float(doc.get("alpha", 0.05)),
+        doc.get("totals", []),
+        doc.get("chisquare", []),
+        doc.get("claims", []),
+        path,
+    )
 
 
 def dataset_info(raw_dir) -> dict:
@@ -80,10 +87,14 @@ def claim_values(study, years) -> dict[str, tuple[bool, str]]:
         largest.append((y, live_row.idxmax()))
         live_share = t.loc["live"] / t.sum(axis=0)
         share.append((y, live_share.idxmax()))
-    out["intermediate_largest_live"] = (all(g == "intermediate" for _, g in largest),
-                                        i18n.join([f"{y}: {i18n.t(f'word.{g}')}" for y, g in largest]))
-    out["intermediate_highest_live_share"] = (all(g == "intermediate" for _, g in share),
-                                              i18n.join([f"{y}: {i18n.t(f'word.{g}')}" for y, g in share]))
+    out["intermediate_largest_live"] = (
+        all(g == "intermediate" for _, g in largest),
+        i18n.join([f"{y}: {i18n.t(f'word.{g}')}" for y, g in largest]),
+    )
+    out["intermediate_highest_live_share"] = (
+        all(g == "intermediate" for _, g in share),
+        i18n.join([f"{y}: {i18n.t(f'word.{g}')}" for y, g in share]),
+    )
     proj = describe.projects_by_year_mode(study.projects, years)["live"]
     out["live_projects_increase"] = (_increasing(proj), " → ".join(str(int(v)) for v in proj))
     lrn = describe.learners_by_year_mode(study.learners, years)["live"]
@@ -98,36 +109,96 @@ def compare(published: Published, study) -> pd.DataFrame:
     from . import stats  # SciPy is loaded only when figures are compared
 
     rows = []
+    studied = set(getattr(study, "years", published.years))
+    skipped = 0
     by_mode = study.learners[study.learners.year.isin(published.years)].groupby("mode", observed=False).learners.sum()
     first, last = min(published.years), max(published.years)
-    for t in published.totals:
+    totals = published.totals if set(published.years) <= studied else []
+    skipped += len(published.totals) - len(totals)
+    for t in totals:
         value = int(by_mode.get(t["mode"], 0))
-        rows.append({"figure": t["id"], "reported_p_check": "",
-                     "what": i18n.t("published.total", mode=i18n.t(f"word.{t['mode']}"), first=first, last=last),
-                     "published": i18n.integer(t["value"]), "reproduced": i18n.integer(value),
-                     "match": matches(value, t["value"], t.get("decimals", 0)), "source": t["where"]})
+        rows.append(
+            {
+                "figure": t["id"],
+                "reported_p_check": "",
+                "what": i18n.t("published.total", mode=i18n.t(f"word.{t['mode']}"), first=first, last=last),
+                "published": i18n.integer(t["value"]),
+                "reproduced": i18n.integer(value),
+                "match": matches(value, t["value"], t.get("decimals", 0)),
+                "source": t["where"],
+            }
+        )
     for c in published.chisquare:
+        if int(c["year"]) not in studied:
+            skipped += 1
+            continue
         table = describe.mode_by_title(study.learners, c["year"])[c["titles"]]
         res = stats.crosstab_tests(table)
         value = res.pearson.statistic
         d = int(c.get("decimals", 3))
         check = stats.check_reported(float(c["value"]), int(c["df"]), c.get("reported_p", "<0.05"), d)
-        what = (i18n.t("published.chi2_table", year=c["year"]) if len(c["titles"]) == 3
-                else i18n.t("published.chi2_pair", year=c["year"], pair=i18n.t(
-                    "label.pair", first=i18n.t(f"word.{c['titles'][0]}"), second=i18n.t(f"word.{c['titles'][1]}"))))
-        rows.append({"figure": c["id"], "what": what, "published": f"{c['value']:.{d}f}",
-                     "reproduced": f"{value:.{d}f}",
-                     "match": matches(value, c["value"], d) and res.pearson.df == c["df"],
-                     "source": c["where"], "p_reproduced": res.pearson.pvalue,
-                     "reported_p_consistent": check.consistent,
-                     "reported_p_check": i18n.t("published.p_consistent" if check.consistent else "published.p_inconsistent",
-                                                p=f"{check.p_computed:.2g}")})
-    claims = claim_values(study, published.years)
-    for c in published.claims:
+        what = (
+            i18n.t("published.chi2_table", year=c["year"])
+            if len(c["titles"]) == 3
+            else i18n.t(
+                "published.chi2_pair",
+                year=c["year"],
+                pair=i18n.t(
+                    "label.pair", first=i18n.t(f"word.{c['titles'][0]}"), second=i18n.t(f"word.{c['titles'][1]}")
+                ),
+            )
+        )
+        rows.append(
+            {
+                "figure": c["id"],
+                "what": what,
+                "published": f"{c['value']:.{d}f}",
+                "reproduced": f"{value:.{d}f}",
+                "match": matches(value, c["value"], d) and res.pearson.df == c["df"],
+                "source": c["where"],
+                "p_reproduced": res.pearson.pvalue,
+                "reported_p_consistent": check.consistent,
+                "reported_p_check": i18n.t(
+                    "published.p_consistent" if check.consistent else "published.p_inconsistent",
+                    p=f"{check.p_computed:.2g}",
+                ),
+            }
+        )
+    years = [y for y in published.years if y in studied]
+    claims = claim_values(study, years) if len(years) > 1 else {}
+    skipped += len(published.claims) if not claims else 0
+    for c in published.claims if claims else []:
         holds, evidence = claims.get(c["id"], (False, "not computed"))
-        rows.append({"figure": c["id"], "reported_p_check": "", "what": claim_text(c), "published": "",
-                     "reproduced": evidence, "match": holds, "source": c["where"], "claim": True})
-    return pd.DataFrame(rows)
+        rows.append(
+            {
+                "figure": c["id"],
+                "reported_p_check": "",
+                "what": claim_text(c),
+                "published": "",
+                "reproduced": evidence,
+                "match": holds,
+                "source": c["where"],
+                "claim": True,
+            }
+        )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "figure",
+            "what",
+            "published",
+            "reproduced",
+            "match",
+            "source",
+            "reported_p_check",
+            "p_reproduced",
+            "reported_p_consistent",
+            "claim",
+        ],
+    )
+    out["claim"] = out["claim"].fillna(False).astype(bool)
+    out.attrs["not_compared"] = skipped  # figures of years outside the study years
+    return out
 
 
 def comparison_table(comparison: pd.DataFrame, kind: str = "figures") -> pd.DataFrame:
@@ -136,10 +207,15 @@ def comparison_table(comparison: pd.DataFrame, kind: str = "figures") -> pd.Data
     ``kind="figures"``: the published numbers (totals, chi-squares) with the reported-p check;
     ``kind="claims"``: the statements of the abstract, true or not on the reproduced data.
     """
-    claims = comparison["claim"].fillna(False).astype(bool) if "claim" in comparison else pd.Series(False, index=comparison.index)
+    claims = comparison["claim"]
     if kind == "figures":
-        cols = {"what": "figure", "published": "published", "reproduced": "reproduced", "match": "match",
-                "reported_p_check": "reported_p"}
+        cols = {
+            "what": "figure",
+            "published": "published",
+            "reproduced": "reproduced",
+            "match": "match",
+            "reported_p_check": "reported_p",
+        }
         rows = comparison[~claims]
     elif kind == "claims":
         cols = {"what": "statement", "reproduced": "reproduced", "match": "holds"}

@@ -28,7 +28,6 @@ formatting and line endings, so regenerating gives byte-identical files.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,8 +66,10 @@ def _targets(pub, year: int) -> np.ndarray:
             out[tuple(c["titles"])] = float(c["value"])
     need = [("junior", "intermediate", "senior"), *PAIR_COLUMNS]
     if set(out) != set(need):
-        raise ValueError(f"published.yml must give, for {year}, the chi-square of the 2 x 3 table and of "
-                         f"{sorted(PAIR_COLUMNS)}; found {sorted(out)}")
+        raise ValueError(
+            f"published.yml must give, for {year}, the chi-square of the 2 x 3 table and of "
+            f"{sorted(PAIR_COLUMNS)}; found {sorted(out)}"
+        )
     return np.array([out[k] for k in need])
 
 
@@ -85,15 +86,22 @@ def continuous_solution(goal: np.ndarray, n_live: float, n_f2f: float, prior: di
     x0 = np.array([p0[0] / p0.sum(), p0[2] / p0.sum(), q0[0] / q0.sum(), q0[2] / q0.sum()])
 
     def cells(x):
-        return (np.array([x[0], 1 - x[0] - x[1], x[1]]) * n_live,
-                np.array([x[2], 1 - x[2] - x[3], x[3]]) * n_f2f)
+        return (np.array([x[0], 1 - x[0] - x[1], x[1]]) * n_live, np.array([x[2], 1 - x[2] - x[3], x[3]]) * n_f2f)
 
     res = optimize.minimize(
-        lambda x: float(np.sum((x - x0) ** 2)), x0, method="SLSQP",
+        lambda x: float(np.sum((x - x0) ** 2)),
+        x0,
+        method="SLSQP",
         constraints=[{"type": "eq", "fun": lambda x: _stats_of(*cells(x)) - goal}],
         options={"ftol": 1e-12, "maxiter": 1000},
     )
-    if not res.success or np.any(res.x <= 0) or res.x[0] + res.x[1] >= 1 or res.x[2] + res.x[3] >= 1 or np.max(np.abs(_stats_of(*cells(res.x)) - goal)) > 1e-6:
+    if (
+        not res.success
+        or np.any(res.x <= 0)
+        or res.x[0] + res.x[1] >= 1
+        or res.x[2] + res.x[3] >= 1
+        or np.max(np.abs(_stats_of(*cells(res.x)) - goal)) > 1e-6
+    ):
         raise RuntimeError(f"no real-valued table reproduces the statistics {goal.tolist()} ({res.message})")
     return cells(res.x)
 
@@ -138,7 +146,9 @@ def _pair_hits(others: np.ndarray, li: np.ndarray, fi: np.ndarray, target: float
     return tuple(np.concatenate(parts) for parts in zip(*found))
 
 
-def year_candidates(goal: np.ndarray, live_c: np.ndarray, f2f_c: np.ndarray, radius: tuple[int, int, int] = (150, 60, 200)) -> np.ndarray:
+def year_candidates(
+    goal: np.ndarray, live_c: np.ndarray, f2f_c: np.ndarray, radius: tuple[int, int, int] = (150, 60, 200)
+) -> np.ndarray:
     """All integer 2 x 3 tables near the real solution whose three statistics match ``goal``.
 
     Row totals are free. The intermediate column (li, fi) runs over a grid of
@@ -155,7 +165,7 @@ def year_candidates(goal: np.ndarray, live_c: np.ndarray, f2f_c: np.ndarray, rad
     senior = np.arange(round(live_c[2]) - r_other, round(live_c[2]) + r_other + 1)
     found = []
     for s in range(0, len(LI), 2000):
-        L, F = LI[s:s + 2000], FI[s:s + 2000]
+        L, F = LI[s : s + 2000], FI[s : s + 2000]
         i1, lj, fj = _pair_hits(junior, L, F, goal[1], f2f_c[0] / live_c[0])
         i2, ls, fs = _pair_hits(senior, L, F, goal[2], f2f_c[2] / live_c[2])
         if not len(i1) or not len(i2):
@@ -182,7 +192,9 @@ def year_candidates(goal: np.ndarray, live_c: np.ndarray, f2f_c: np.ndarray, rad
     return out
 
 
-def choose(candidates: dict[int, np.ndarray], totals: dict[str, int], assumed: dict[str, dict[int, int]]) -> dict[int, np.ndarray]:
+def choose(
+    candidates: dict[int, np.ndarray], totals: dict[str, int], assumed: dict[str, dict[int, int]]
+) -> dict[int, np.ndarray]:
     """One table per year with live and face-to-face totals summing to the published ones.
 
     Meet in the middle: every combination of earlier-year tables is formed at once and
@@ -214,8 +226,11 @@ def choose(candidates: dict[int, np.ndarray], totals: dict[str, int], assumed: d
     ok = np.all(np.diff(live, axis=1) > 0, axis=1)
     if not ok.any():
         raise RuntimeError("no combination sums to the published totals with live learners rising year on year")
-    dev = sum(((rows[y][chosen[y], m] - assumed[mode][y]) / assumed[mode][y]) ** 2
-              for y in years for m, mode in enumerate(MODES))
+    dev = sum(
+        ((rows[y][chosen[y], m] - assumed[mode][y]) / assumed[mode][y]) ** 2
+        for y in years
+        for m, mode in enumerate(MODES)
+    )
     keys = [np.round(dev, 12)] + [chosen[y] for y in years]
     valid = np.flatnonzero(ok)
     best = valid[np.lexsort([k[valid] for k in keys[::-1]])[0]]
@@ -232,13 +247,17 @@ def solve(raw_dir) -> list[YearSolution]:
     assumed = {m: {y: int(a["learners"][m][y]) for y in pub.years} for m in MODES}
     for mode in MODES:
         if sum(assumed[mode].values()) != totals[mode]:
-            raise ValueError(f"reconstruction.yml: learners.{mode} sums to {sum(assumed[mode].values()):,} over "
-                             f"{pub.years}, but the published total is {totals[mode]:,}")
+            raise ValueError(
+                f"reconstruction.yml: learners.{mode} sums to {sum(assumed[mode].values()):,} over "
+                f"{pub.years}, but the published total is {totals[mode]:,}"
+            )
     radius = tuple(a.get("search_radius", (150, 60, 200)))
     cands = {}
     for y in pub.years:
         goal = _targets(pub, y)
-        live_c, f2f_c = continuous_solution(goal, assumed["live"][y], assumed["face_to_face"][y], a["title_share_prior"])
+        live_c, f2f_c = continuous_solution(
+            goal, assumed["live"][y], assumed["face_to_face"][y], a["title_share_prior"]
+        )
         cands[y] = year_candidates(goal, live_c, f2f_c, radius)
         if not len(cands[y]):
             raise RuntimeError(f"{y}: no integer table near the real solution reproduces the published statistics")
@@ -247,9 +266,19 @@ def solve(raw_dir) -> list[YearSolution]:
     for y in pub.years:
         t = picked[y]
         st = _stats_of(t[0].astype(float), t[1].astype(float))
-        out.append(YearSolution(y, tuple(int(v) for v in t[0]), tuple(int(v) for v in t[1]),
-                                dict(zip(["junior/intermediate/senior", "junior/intermediate", "senior/intermediate"],
-                                         (float(v) for v in st)))))
+        out.append(
+            YearSolution(
+                y,
+                tuple(int(v) for v in t[0]),
+                tuple(int(v) for v in t[1]),
+                dict(
+                    zip(
+                        ["junior/intermediate/senior", "junior/intermediate", "senior/intermediate"],
+                        (float(v) for v in st),
+                    )
+                ),
+            )
+        )
     return out
 
 
@@ -283,18 +312,27 @@ def _project_register(a: dict, years: list[int], rng: np.random.Generator) -> pd
                     month = int(rng.integers(1, 13))
                     day = int(rng.integers(1, 29))
                     kind = "Live course" if mode == "live" else "Workshop"
-                    rows.append({
-                        "project_id": code, "year": year, "level": lv,
-                        "mode": "live broadcast" if mode == "live" else "face-to-face",
-                        "discipline": disc[i], "title": f"{kind} in {disc[i].lower()}: update {year} ({lv} {seq})",
-                        "credits": int(a["credits"][lv]), "start_date": f"{year}-{month:02d}-{day:02d}",
-                        "hours": int(a["hours"][lv]), "_mode": mode,
-                    })
+                    rows.append(
+                        {
+                            "project_id": code,
+                            "year": year,
+                            "level": lv,
+                            "mode": "live broadcast" if mode == "live" else "face-to-face",
+                            "discipline": disc[i],
+                            "title": f"{kind} in {disc[i].lower()}: update {year} ({lv} {seq})",
+                            "credits": int(a["credits"][lv]),
+                            "start_date": f"{year}-{month:02d}-{day:02d}",
+                            "hours": int(a["hours"][lv]),
+                            "_mode": mode,
+                        }
+                    )
                     i += 1
     return pd.DataFrame(rows)
 
 
-def _enrolments(a: dict, register: pd.DataFrame, solutions: list[YearSolution], rng: np.random.Generator) -> pd.DataFrame:
+def _enrolments(
+    a: dict, register: pd.DataFrame, solutions: list[YearSolution], rng: np.random.Generator
+) -> pd.DataFrame:
     size = register["level"].map(a["size_by_level"]).astype(float).to_numpy()
     weights = size * rng.gamma(6.0, 1.0, size=len(register))
     parts = []
@@ -311,22 +349,31 @@ def _enrolments(a: dict, register: pd.DataFrame, solutions: list[YearSolution], 
                 probs /= probs.sum()
                 for pid, k in zip(ids, per_project):
                     if k:
-                        parts.append(pd.DataFrame({"project_id": pid, "grade": grade,
-                                                   "professional_title": rng.choice(names, size=k, p=probs)}))
+                        parts.append(
+                            pd.DataFrame(
+                                {
+                                    "project_id": pid,
+                                    "grade": grade,
+                                    "professional_title": rng.choice(names, size=k, p=probs),
+                                }
+                            )
+                        )
     e = pd.concat(parts, ignore_index=True)
     # Learner ids: each specific title has a pool about 60% the size of its enrolments,
     # and a project draws its learners of that title from the pool without replacement.
     e["learner_id"] = ""
     next_id = 1
-    for title, idx in sorted(e.groupby("professional_title").groups.items()):
+    for _title, idx in sorted(e.groupby("professional_title").groups.items()):
         sub = e.loc[idx]
         need = sub.groupby("project_id").size()
         pool_size = max(int(need.max()), int(round(0.6 * len(sub))))
         pool = np.array([f"TJ{n:06d}" for n in range(next_id, next_id + pool_size)], dtype=object)
         next_id += pool_size
-        for pid, rows in sorted(sub.groupby("project_id").groups.items()):
+        for _pid, rows in sorted(sub.groupby("project_id").groups.items()):
             e.loc[rows, "learner_id"] = rng.choice(pool, size=len(rows), replace=False)
-    return e.sort_values(["project_id", "learner_id"], kind="stable")[["project_id", "learner_id", "professional_title"]]
+    return e.sort_values(["project_id", "learner_id"], kind="stable")[
+        ["project_id", "learner_id", "professional_title"]
+    ]
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -353,12 +400,4 @@ def write(raw_dir) -> dict[str, Path]:
     return out
 
 
-def solutions_frame(solutions: list[YearSolution]) -> pd.DataFrame:
-    rows = []
-    for s in solutions:
-        for mode, row in (("live", s.live), ("face_to_face", s.face_to_face)):
-            rows.append({"year": s.year, "mode": mode, **dict(zip(GRADES, row))})
-    return pd.DataFrame(rows)
-
-
-__all__ = ["solve", "generate", "write", "YearSolution", "solutions_frame", "year_candidates", "choose"]
+__all__ = ["solve", "generate", "write", "YearSolution", "year_candidates", "choose"]

@@ -45,7 +45,20 @@ def setup_notebook(output_dir=None, lang: str = i18n.DEFAULT, alpha: float = 0.0
     pd.set_option("display.max_columns", 50)
     pd.set_option("display.width", 160)
     _STATE["output_dir"] = Path(output_dir) if output_dir else None
-    _STATE["values"] = {"alpha": alpha, "level": i18n.level(confidence)}
+    _STATE["values"] = level_values(alpha, confidence)
+
+
+def level_values(alpha: float, confidence: float) -> dict:
+    """What captions and notes may say of the levels: ``alpha``, ``alpha_pct`` (5), ``level`` (95) and
+    ``z``, the two-sided critical value of the standard normal at ``alpha`` (1.96)."""
+    from statistics import NormalDist
+
+    return {
+        "alpha": alpha,
+        "alpha_pct": i18n.level(alpha),
+        "level": i18n.level(confidence),
+        "z": f"{NormalDist().inv_cdf(1 - alpha / 2):.2f}",
+    }
 
 
 def _display(html_text: str) -> None:
@@ -101,9 +114,17 @@ def _message(ident: str | None, values: dict, lang: str | None = None) -> str | 
     return None if ident is None else i18n.t(ident, lang, **{**_STATE.get("values", {}), **values})
 
 
-def show(frame: pd.DataFrame | pd.Series, caption: str, note: str | None = None, name: str | None = None,
-         formats: dict | None = None, row_formats: dict | None = None, csv_only: bool = False,
-         empty: str | None = None, **values) -> None:
+def show(
+    frame: pd.DataFrame | pd.Series,
+    caption: str,
+    note: str | None = None,
+    name: str | None = None,
+    formats: dict | None = None,
+    row_formats: dict | None = None,
+    csv_only: bool = False,
+    empty: str | None = None,
+    **values,
+) -> None:
     """Display a table with its caption and note (message ids, filled with ``values``).
 
     The table is saved, labelled in the report's language, as CSV under ``OUTPUT/tables/``,
@@ -122,13 +143,21 @@ def show(frame: pd.DataFrame | pd.Series, caption: str, note: str | None = None,
         if isinstance(flat.columns, pd.MultiIndex):
             flat.columns = [" ".join(str(c) for c in col if str(c)) for col in flat.columns]
         stem = name or slug(i18n.plain(_message(caption, values, "en")))
-        write_csv(out / "tables" / f"{stem}.csv", flat.reset_index() if not isinstance(flat.index, pd.RangeIndex) else flat)
+        write_csv(
+            out / "tables" / f"{stem}.csv", flat.reset_index() if not isinstance(flat.index, pd.RangeIndex) else flat
+        )
     if csv_only:
         return
     grid = tables.layout(frame, formats, row_formats)
     cap, nt = _message(caption, values), _message(note, values)
-    texts = [cap, nt, *grid.corner, *(cell[0] for row in grid.header for cell in row),
-             *(h[0] for heads, _ in grid.rows for h in heads if h), *(c for _, cells in grid.rows for c in cells)]
+    texts = [
+        cap,
+        nt,
+        *grid.corner,
+        *(cell[0] for row in grid.header for cell in row),
+        *(h[0] for heads, _ in grid.rows for h in heads if h),
+        *(c for _, cells in grid.rows for c in cells),
+    ]
     _check(texts, f"table {i18n.plain(cap)!r}")
     _display(tables.to_html(grid, cap, nt))
 
@@ -159,9 +188,11 @@ def figure(fig, caption: str, name: str | None = None, **values) -> None:
         write_bytes(out / "figures" / f"{stem}.svg", svg.getvalue())
     plt.close(fig)
     data = base64.b64encode(png.getvalue()).decode("ascii")
-    _display(f'<figure class="cme-figure"><img alt="{html.escape(i18n.plain(cap))}" style="width: {width_in:.2f}in" '
-             f'data-name="{stem}" src="data:image/png;base64,{data}"/>'
-             f"<figcaption>{tables.inline(cap)}</figcaption></figure>")
+    _display(
+        f'<figure class="cme-figure"><img alt="{html.escape(i18n.plain(cap))}" style="width: {width_in:.2f}in" '
+        f'data-name="{stem}" src="data:image/png;base64,{data}"/>'
+        f"<figcaption>{tables.inline(cap)}</figcaption></figure>"
+    )
 
 
 def dataset_note(raw_dir) -> None:
@@ -181,8 +212,12 @@ def show_problems(problems, caption: str, empty: str | None = None) -> None:
         if empty:
             say(empty, kind="ok")
         return
-    frame = pd.DataFrame([{"file": p.file, "row": p.row, "column": p.column, "value": p.value,
-                           "expected": p.describe()} for p in problems])
+    frame = pd.DataFrame(
+        [
+            {"file": p.file, "row": p.row, "column": p.column, "value": p.value, "expected": p.describe()}
+            for p in problems
+        ]
+    )
     frame["row"] = frame["row"].astype("Int64")
     show(frame, caption)
 
@@ -191,16 +226,44 @@ def show_crosstab(result, year: int, pairwise: pd.DataFrame) -> None:
     """Everything SPSS Crosstabs prints for one year's mode x title table, and the pairwise tests."""
     from . import stats
 
-    show(result.percentages_frame(), "caption.crosstab_counts", note="note.crosstab_counts", year=year,
-         row_formats={"count": i18n.integer, "row_pct": lambda v: i18n.number(v, 1), "col_pct": lambda v: i18n.number(v, 1)})
+    show(
+        result.percentages_frame(),
+        "caption.crosstab_counts",
+        note="note.crosstab_counts",
+        year=year,
+        row_formats={
+            "count": i18n.integer,
+            "row_pct": lambda v: i18n.number(v, 1),
+            "col_pct": lambda v: i18n.number(v, 1),
+        },
+    )
     both = pd.concat({"expected": result.expected, "adjusted_residual": result.adjusted_residuals}, axis=1)
     both.index.name = "mode"
-    show(both, "caption.crosstab_residuals", note="note.adjusted_residuals", year=year,
-         formats={c: (lambda v: i18n.number(v, 2)) for c in both.columns})
-    show(result.to_frame(), "caption.chi_square_tests", note="note.low_expected", year=year,
-         **result.low_expected.values())
-    show(result.measures_frame(), "caption.symmetric_measures", year=year,
-         formats={c: (lambda v: i18n.number(v, 3)) for c in result.measures_frame().columns})
-    show(stats.pairwise_frame(pairwise), "caption.pairwise", note="note.pairwise", year=year,
-         adjust=i18n.t(f"label.adjust_{pairwise.attrs.get('adjust', 'none')}"))
+    show(
+        both,
+        "caption.crosstab_residuals",
+        note="note.adjusted_residuals",
+        year=year,
+        formats={c: (lambda v: i18n.number(v, 2)) for c in both.columns},
+    )
+    show(
+        result.to_frame(),
+        "caption.chi_square_tests",
+        note="note.low_expected",
+        year=year,
+        **result.low_expected.values(),
+    )
+    show(
+        result.measures_frame(),
+        "caption.symmetric_measures",
+        year=year,
+        formats={c: (lambda v: i18n.number(v, 3)) for c in result.measures_frame().columns},
+    )
+    show(
+        stats.pairwise_frame(pairwise),
+        "caption.pairwise",
+        note="note.pairwise",
+        year=year,
+        adjust=i18n.t(f"label.adjust_{pairwise.attrs.get('adjust', 'none')}"),
+    )
     text(i18n.t("narrative.apa_year", year=year, test=stats.report_chi2(result)))

@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PACKAGE_CODEBOOK = "codebook.yml"
 USER_CODEBOOK = "codebook.yml"
@@ -28,7 +32,11 @@ GRADES_WITH_UNKNOWN = GRADES + ("unknown",)
 
 
 def normalise_label(text) -> str:
-    """Fold a header or coded value for matching: NFKC, lower case, no spaces/_-/brackets."""
+    """Fold a header or coded value for matching: NFKC, lower case, no spaces/_-/brackets.
+
+    >>> normalise_label(" Project_ID "), normalise_label("项目编号（必填）")
+    ('projectid', '项目编号必填')
+    """
     s = unicodedata.normalize("NFKC", str(text)).strip().lower()
     return re.sub(r"[\s_\-()（）\[\]【】:：*]+", "", s)
 
@@ -79,7 +87,7 @@ class Codebook:
                 out.setdefault(normalise_label(s), code)
         return out
 
-    def code_values(self, kind: str, values: "pd.Series", default: str | None = None) -> "pd.Series":
+    def code_values(self, kind: str, values: pd.Series, default: str | None = None) -> pd.Series:
         """Code every value of a column by the codebook (each distinct value looked up once).
 
         Values the codebook does not know become ``default`` (None: missing).
@@ -99,7 +107,9 @@ def _parse(doc: dict, sources: list[str]) -> Codebook:
             c: Column(c, spec.get("type", "text"), bool(spec.get("required", False)), tuple(spec.get("aliases", [])))
             for c, spec in t["columns"].items()
         }
-        tables[name] = TableSpec(name, t.get("description", ""), tuple(t["recognise_by"]), cols, tuple(t.get("identifying", [])))
+        tables[name] = TableSpec(
+            name, t.get("description", ""), tuple(t["recognise_by"]), cols, tuple(t.get("identifying", []))
+        )
     values = {k: {code: tuple(v or []) for code, v in (d or {}).items()} for k, d in doc["values"].items()}
     order = {k: tuple(v) for k, v in doc.get("order", {}).items()}
     return Codebook(tables, values, order, doc.get("labels", {}), sources, dict(doc.get("read") or {}))

@@ -29,24 +29,37 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
 from scipy import stats as sps
 
+from . import defaults
+
 __all__ = [
-    "TestResult", "EffectSize", "LowExpected", "CrosstabResult", "TrendResult", "ReportCheck",
-    "crosstab_tests", "pairwise_tests", "cochran_armitage", "check_reported", "pearson_chi2",
-    "expected_counts", "apa_chi2", "format_p",
+    "TestResult",
+    "EffectSize",
+    "LowExpected",
+    "CrosstabResult",
+    "TrendResult",
+    "ReportCheck",
+    "crosstab_tests",
+    "pairwise_tests",
+    "cochran_armitage",
+    "check_reported",
+    "pearson_chi2",
+    "expected_counts",
+    "apa_chi2",
+    "format_p",
 ]
 
 #: Largest number of tables the exact r x c Fisher test enumerates before it turns to
 #: a seeded Monte Carlo estimate.
 FISHER_EXACT_LIMIT = 30_000_000
 FISHER_MC_SAMPLES = 20_000
-FISHER_SEED = 20250315
+FISHER_SEED = defaults.SEED
 #: Relative tolerance for "at least as extreme" in Fisher's test (as R's fisher.test).
 FISHER_RELERR = 1 + 1e-7
 
@@ -122,12 +135,15 @@ class CrosstabResult:
         if self.linear_by_linear is not None:
             rows.append(("linear_by_linear", self.linear_by_linear, "asymptotic"))
         out = pd.DataFrame(
-            [{
-                "value": np.nan if code == "fisher" else r.statistic,
-                "df": r.df,
-                "p_asymptotic": r.pvalue if kind == "asymptotic" else np.nan,
-                "p_exact": r.pvalue if kind == "exact" else np.nan,
-            } for code, r, kind in rows],
+            [
+                {
+                    "value": np.nan if code == "fisher" else r.statistic,
+                    "df": r.df,
+                    "p_asymptotic": r.pvalue if kind == "asymptotic" else np.nan,
+                    "p_exact": r.pvalue if kind == "exact" else np.nan,
+                }
+                for code, r, kind in rows
+            ],
             index=[code for code, _, _ in rows],
         )
         out.loc["n_valid"] = [self.n, np.nan, np.nan, np.nan]
@@ -138,9 +154,11 @@ class CrosstabResult:
         """Phi, Cramer's V (with its CI) and the contingency coefficient ("Symmetric Measures")."""
         v = self.cramers_v
         return pd.DataFrame(
-            {"value": [self.phi, v.estimate, self.contingency_coefficient],
-             "ci_low": [np.nan, v.ci_low, np.nan],
-             "ci_high": [np.nan, v.ci_high, np.nan]},
+            {
+                "value": [self.phi, v.estimate, self.contingency_coefficient],
+                "ci_low": [np.nan, v.ci_low, np.nan],
+                "ci_high": [np.nan, v.ci_high, np.nan],
+            },
             index=pd.Index(["phi", "cramers_v", "contingency_coefficient"], name="symmetric_measures"),
         )
 
@@ -177,16 +195,22 @@ def _as_table(observed, name: str = "observed") -> pd.DataFrame:
         raise ValueError(f"{name} has infinite values")
     if (values < 0).any():
         i, j = np.argwhere(values < 0)[0]
-        raise ValueError(f"{name} has negative counts, first {values[i, j]:g} at row {frame.index[i]!r}, column {frame.columns[j]!r}")
+        raise ValueError(
+            f"{name} has negative counts, first {values[i, j]:g} at row {frame.index[i]!r}, column {frame.columns[j]!r}"
+        )
     if (values != np.round(values)).any():
         i, j = np.argwhere(values != np.round(values))[0]
-        raise ValueError(f"{name} must hold whole-number counts; got {values[i, j]:g} at row {frame.index[i]!r}, column {frame.columns[j]!r}")
+        raise ValueError(
+            f"{name} must hold whole-number counts; got {values[i, j]:g} at row {frame.index[i]!r}, column {frame.columns[j]!r}"
+        )
     zero_rows = [frame.index[i] for i in np.flatnonzero(values.sum(axis=1) == 0)]
     zero_cols = [frame.columns[j] for j in np.flatnonzero(values.sum(axis=0) == 0)]
     if zero_rows or zero_cols:
         parts = ([f"row(s) {zero_rows}"] if zero_rows else []) + ([f"column(s) {zero_cols}"] if zero_cols else [])
-        raise ValueError(f"{name} has {' and '.join(parts)} of zeros: expected counts there are zero, "
-                         "so the chi-square statistic is undefined; drop the empty categories")
+        raise ValueError(
+            f"{name} has {' and '.join(parts)} of zeros: expected counts there are zero, "
+            "so the chi-square statistic is undefined; drop the empty categories"
+        )
     return pd.DataFrame(values, index=frame.index, columns=frame.columns)
 
 
@@ -224,7 +248,9 @@ def _scores_for(labels: pd.Index, given) -> np.ndarray | None:
     if given is not None:
         s = np.asarray(given, dtype=float)
         if s.shape != (len(labels),):
-            raise ValueError(f"scores must have one value per category ({len(labels)}); got {s.shape[0] if s.ndim else 'a scalar'}")
+            raise ValueError(
+                f"scores must have one value per category ({len(labels)}); got {s.shape[0] if s.ndim else 'a scalar'}"
+            )
         if np.isnan(s).any():
             raise ValueError("scores must not be missing")
         return s
@@ -275,7 +301,7 @@ def _fisher_2xc(o: np.ndarray) -> float | None:
     total = 0.0
     # Enumerate the first c-2 cells; the last two follow from one free cell and the row margin.
     head_ranges = [range(0, min(cols[j], r0) + 1) for j in range(c - 2)]
-    last2 = cols[c - 2:]
+    last2 = cols[c - 2 :]
     for head in itertools.product(*head_ranges):
         rest = r0 - sum(head)
         if rest < 0:
@@ -302,8 +328,13 @@ def _fisher(o: np.ndarray) -> TestResult:
             return TestResult("Fisher's exact test", np.nan, None, p, "exact (Freeman-Halton, full enumeration)")
     rng = np.random.default_rng(FISHER_SEED)
     res = sps.fisher_exact(oi, method=sps.MonteCarloMethod(n_resamples=FISHER_MC_SAMPLES, rng=rng))
-    return TestResult("Fisher's exact test", np.nan, None, float(res.pvalue),
-                      f"Monte Carlo, {FISHER_MC_SAMPLES:,} tables, seed {FISHER_SEED}")
+    return TestResult(
+        "Fisher's exact test",
+        np.nan,
+        None,
+        float(res.pvalue),
+        f"Monte Carlo, {FISHER_MC_SAMPLES:,} tables, seed {FISHER_SEED}",
+    )
 
 
 def _noncentral_chi2_ci(stat: float, df: int, confidence: float) -> tuple[float, float]:
@@ -416,10 +447,19 @@ def crosstab_tests(observed, row_scores=None, col_scores=None, confidence: float
     low = e < 5
     as_frame = lambda a: pd.DataFrame(a, index=table.index, columns=table.columns)  # noqa: E731
     return CrosstabResult(
-        observed=table.astype("int64"), n=int(n), expected=as_frame(e),
-        pearson=pearson, yates=yates, likelihood_ratio=lr, linear_by_linear=lbl, fisher=_fisher(o),
-        phi=phi, cramers_v=v_ci, contingency_coefficient=math.sqrt(x2 / (x2 + n)),
-        residuals=as_frame(resid), adjusted_residuals=as_frame(adj),
+        observed=table.astype("int64"),
+        n=int(n),
+        expected=as_frame(e),
+        pearson=pearson,
+        yates=yates,
+        likelihood_ratio=lr,
+        linear_by_linear=lbl,
+        fisher=_fisher(o),
+        phi=phi,
+        cramers_v=v_ci,
+        contingency_coefficient=math.sqrt(x2 / (x2 + n)),
+        residuals=as_frame(resid),
+        adjusted_residuals=as_frame(adj),
         low_expected=LowExpected(int(low.sum()), float(low.mean()), float(e.min())),
     )
 
@@ -476,12 +516,20 @@ def pairwise_tests(observed, pairs=None, axis: str = "columns", adjust: str = "b
         if missing:
             raise ValueError(f"pair {pair!r} names unknown {axis} {missing}; expected labels from {labels}")
         res = crosstab_tests(table[list(pair)])
-        rows.append({
-            "pair": f"{pair[0]} vs {pair[1]}", "first": pair[0], "second": pair[1], "n": res.n,
-            "statistic": res.pearson.statistic, "df": res.pearson.df, "pvalue": res.pearson.pvalue,
-            "yates": res.yates.statistic if res.yates else np.nan,
-            "fisher_p": res.fisher.pvalue, "cramers_v": res.cramers_v.estimate,
-        })
+        rows.append(
+            {
+                "pair": f"{pair[0]} vs {pair[1]}",
+                "first": pair[0],
+                "second": pair[1],
+                "n": res.n,
+                "statistic": res.pearson.statistic,
+                "df": res.pearson.df,
+                "pvalue": res.pearson.pvalue,
+                "yates": res.yates.statistic if res.yates else np.nan,
+                "fisher_p": res.fisher.pvalue,
+                "cramers_v": res.cramers_v.estimate,
+            }
+        )
     out = pd.DataFrame(rows)
     out.insert(out.columns.get_loc("pvalue") + 1, "pvalue_adjusted", _adjust(out["pvalue"].to_numpy(), adjust))
     out.attrs["adjust"] = adjust
@@ -517,6 +565,13 @@ def cochran_armitage(successes, totals, scores=None, variance: str = "N") -> Tre
     -------
     TrendResult with ``z`` = T / sqrt(Var), T = sum s_i (x_i - n_i p-bar); ``statistic`` =
     z^2 (df 1); two-sided ``pvalue``.
+
+    Examples
+    --------
+    Two groups: the trend chi-square equals Pearson's X^2 of the 2 x 2 table, 8/3 here.
+
+    >>> round(cochran_armitage([5, 10], [20, 20]).statistic, 6)
+    2.666667
     """
     x = np.asarray(successes, dtype=float)
     n = np.asarray(totals, dtype=float)
@@ -552,8 +607,15 @@ def cochran_armitage(successes, totals, scores=None, variance: str = "N") -> Tre
     if var <= 0:
         raise ValueError("scores are constant across groups: no trend can be tested")
     z = t / math.sqrt(var)
-    return TrendResult(z, z * z, 1, float(2 * sps.norm.sf(abs(z))), variance,
-                       tuple(float(v) for v in x / n), tuple(float(v) for v in s))
+    return TrendResult(
+        z,
+        z * z,
+        1,
+        float(2 * sps.norm.sf(abs(z))),
+        variance,
+        tuple(float(v) for v in x / n),
+        tuple(float(v) for v in s),
+    )
 
 
 @dataclass(frozen=True)
@@ -581,6 +643,13 @@ def check_reported(statistic: float, df: int, reported_p: str, decimals: int = 3
     consistent if that range meets what was reported: ``"<0.05"`` (any bound, with
     ``<``, ``<=``, ``>``, ``>=``) or an exact value ``"0.032"`` (itself taken as rounded
     to its own decimals).
+
+    Examples
+    --------
+    >>> check_reported(18.284, 2, "<0.05").consistent   # the study's 2021 value
+    True
+    >>> check_reported(2.0, 1, "<0.05", decimals=1).consistent   # p = .157
+    False
     """
     if not np.isfinite(statistic) or statistic < 0:
         raise ValueError(f"statistic must be a non-negative number; got {statistic!r}")
@@ -609,13 +678,21 @@ def check_reported(statistic: float, df: int, reported_p: str, decimals: int = 3
         d = len(m.group(2).split(".")[1]) if "." in m.group(2) else 0
         hp = 0.5 * 10.0 ** (-d)
         ok = p_low <= val + hp and p_high >= val - hp
-    note = (f"chi2({df}) = {statistic:.{decimals}f} gives p between {p_low:.3g} and {p_high:.3g}; "
-            f"reported p {op} {m.group(2)}: {'consistent' if ok else 'INCONSISTENT'}")
+    note = (
+        f"chi2({df}) = {statistic:.{decimals}f} gives p between {p_low:.3g} and {p_high:.3g}; "
+        f"reported p {op} {m.group(2)}: {'consistent' if ok else 'INCONSISTENT'}"
+    )
     return ReportCheck(float(statistic), int(df), int(decimals), str(reported_p), p, p_low, p_high, bool(ok), note)
 
 
 def format_p(p: float) -> str:
-    """APA style: no leading zero, three decimals, ``< .001`` below that."""
+    """APA style: no leading zero, three decimals, ``< .001`` below that.
+
+    Examples
+    --------
+    >>> format_p(0.0004), format_p(0.032)
+    ('p < .001', 'p = .032')
+    """
     if p < 0.001:
         return "p < .001"
     return "p = " + f"{p:.3f}".lstrip("0")
@@ -627,16 +704,25 @@ def report_chi2(result: CrosstabResult, decimals: int = 3, lang: str | None = No
     from . import i18n
 
     t = result.pearson
-    return i18n.t("stat.chi2_full", lang, df=t.df, n=i18n.integer(result.n, lang), chi2=f"{t.statistic:.{decimals}f}",
-                  p=i18n.p_clause(t.pvalue, lang), v=f"{result.cramers_v.estimate:.2f}")
+    return i18n.t(
+        "stat.chi2_full",
+        lang,
+        df=t.df,
+        n=i18n.integer(result.n, lang),
+        chi2=f"{t.statistic:.{decimals}f}",
+        p=i18n.p_clause(t.pvalue, lang),
+        v=f"{result.cramers_v.estimate:.2f}",
+    )
 
 
 def pairwise_frame(pairwise: pd.DataFrame) -> pd.DataFrame:
     """The pairwise comparisons as the report shows them: one row per pair, codes as column names."""
     from . import i18n
 
-    pairs = [i18n.t("label.pair", first=i18n.label(a), second=i18n.label(b))
-             for a, b in zip(pairwise["first"], pairwise["second"])]
+    pairs = [
+        i18n.t("label.pair", first=i18n.label(a), second=i18n.label(b))
+        for a, b in zip(pairwise["first"], pairwise["second"])
+    ]
     out = pairwise[["n", "statistic", "df", "pvalue", "pvalue_adjusted", "cramers_v"]].copy()
     out.columns = ["n", "chi2", "df", "p", "p_adjusted", "cramers_v"]
     out.index = pd.Index(pairs, name="pair_compared")
@@ -646,14 +732,22 @@ def pairwise_frame(pairwise: pd.DataFrame) -> pd.DataFrame:
 def apa_chi2(result: CrosstabResult, decimals: int = 3) -> str:
     """APA-style sentence fragment, e.g. ``χ²(2, N = 12,345) = 18.284, p < .001, V = 0.04``."""
     t = result.pearson
-    return (f"χ²({t.df}, N = {result.n:,}) = {t.statistic:.{decimals}f}, {format_p(t.pvalue)}, "
-            f"V = {result.cramers_v.estimate:.2f}")
+    return (
+        f"χ²({t.df}, N = {result.n:,}) = {t.statistic:.{decimals}f}, {format_p(t.pvalue)}, "
+        f"V = {result.cramers_v.estimate:.2f}"
+    )
 
 
 def proportion_ci(successes, totals, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for binomial proportions (Wilson 1927; Agresti [1] sec. 1.4.2).
 
     .. math:: \\frac{\\hat p + z^2/2n \\pm z \\sqrt{\\hat p(1-\\hat p)/n + z^2/4n^2}}{1 + z^2/n}
+
+    Examples
+    --------
+    >>> lo, hi = proportion_ci(8, 10)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (0.4902, 0.9433)
     """
     x = np.asarray(successes, dtype=float)
     n = np.asarray(totals, dtype=float)
@@ -673,6 +767,11 @@ def cramers_v_magnitude(v: float, df_star: int) -> str:
 
     Small, medium and large are 0.10, 0.30 and 0.50 divided by sqrt(df*); below small
     is "negligible".
+
+    Examples
+    --------
+    >>> cramers_v_magnitude(0.04, 1), cramers_v_magnitude(0.35, 1)
+    ('negligible', 'medium')
     """
     s = math.sqrt(max(1, int(df_star)))
     if v < 0.10 / s:
@@ -691,6 +790,14 @@ def proportion_difference_ci(x1, n1, x2, n2, confidence: float = 0.95) -> tuple[
     (l1, u1) and (l2, u2), the interval for d = p2 - p1 is
     [d - sqrt((p2 - l2)^2 + (u1 - p1)^2), d + sqrt((u2 - p2)^2 + (p1 - l1)^2)].
     Returns (d, low, high).
+
+    Examples
+    --------
+    Newcombe's example (a), 56/70 vs 48/80: 0.0524 to 0.3339.
+
+    >>> d, lo, hi = proportion_difference_ci(48, 80, 56, 70)
+    >>> round(d, 4), round(lo, 4), round(hi, 4)
+    (0.2, 0.0524, 0.3339)
     """
     p1, p2 = x1 / n1, x2 / n2
     l1, u1 = (float(v) for v in proportion_ci(x1, n1, confidence))

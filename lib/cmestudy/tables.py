@@ -25,8 +25,18 @@ import pandas as pd
 from . import i18n
 
 #: Column codes and how their values are written.
-P_CODES = {"p", "p_adjusted", "p_asymptotic", "p_exact", "p_trend", "p_naive", "p_design", "p_f", "p_chisq",
-           "p_reproduced"}
+P_CODES = {
+    "p",
+    "p_adjusted",
+    "p_asymptotic",
+    "p_exact",
+    "p_trend",
+    "p_naive",
+    "p_design",
+    "p_f",
+    "p_chisq",
+    "p_reproduced",
+}
 YEAR_CODES = {"year", "from", "to", "first_live_year", "first_year", "last_year"}
 INT_CODES = {"df", "cells_low_expected", "header_row", "rows", "n"}
 
@@ -70,8 +80,9 @@ def formatter(code: str, series: pd.Series) -> Callable:
         values = series.dropna()
         if len(values) and (values == values.round()).all() and values.abs().max() > 0:  # counts held as floats
             return lambda v: "" if _is_missing(v) else i18n.integer(v)
-        return lambda v: ("" if _is_missing(v) else i18n.integer(v) if float(v).is_integer() and abs(v) >= 1000
-                          else i18n.number(v, 3))
+        return lambda v: (
+            "" if _is_missing(v) else i18n.integer(v) if float(v).is_integer() and abs(v) >= 1000 else i18n.number(v, 3)
+        )
     return lambda v: "" if _is_missing(v) else str(i18n.label(v)) if isinstance(v, str) else str(v)
 
 
@@ -113,7 +124,7 @@ def layout(frame: pd.DataFrame, formats: dict | None = None, row_formats: dict |
     for level in range(n_levels):
         row = []
         for key, n in _runs([t[: level + 1] for t in tuples]):
-            deeper = [t[level + 1:] for t in tuples if t[: level + 1] == key]
+            deeper = [t[level + 1 :] for t in tuples if t[: level + 1] == key]
             if level and all(v == "" for v in key[-1:]) and all(all(v == "" for v in d) for d in deeper):
                 continue  # covered by a header cell above that spans down
             depth = n_levels - level if all(all(v == "" for v in d) for d in deeper) else 1
@@ -127,14 +138,17 @@ def layout(frame: pd.DataFrame, formats: dict | None = None, row_formats: dict |
     if show_index:
         for level in range(frame.index.nlevels):
             start = 0
-            for key, n in _runs([t[: level + 1] for t in idx]):
+            for _key, n in _runs([t[: level + 1] for t in idx]):
                 spans[(start, level)] = n
                 start += n
     for r, (key, values) in enumerate(zip(idx, frame.itertuples(index=False, name=None))):
         last = key[-1]
         cells = [row_fmt[last](v) if last in row_fmt else fmt[c](v) for c, v in zip(cols, values)]
-        heads = [(label_text(key[lv]), spans[(r, lv)]) if (r, lv) in spans else None
-                 for lv in range(len(key))] if show_index else []
+        heads = (
+            [(label_text(key[lv]), spans[(r, lv)]) if (r, lv) in spans else None for lv in range(len(key))]
+            if show_index
+            else []
+        )
         rows.append((heads, cells))
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in cols]
     return Layout(header, corner, rows, numeric)
@@ -157,8 +171,12 @@ def inline(text: str) -> str:
 def to_html(table: Layout, caption: str, note: str | None = None) -> str:
     """A three-line HTML table with its caption and note (caption and note may carry markup)."""
     # the caption is a paragraph above the table, not a <caption>, so that it may be wider than a narrow table
-    out = ['<div class="cme-table-wrap">', f'<p class="cme-caption">{inline(caption)}</p>', '<table class="cme-table">',
-           "<thead>"]
+    out = [
+        '<div class="cme-table-wrap">',
+        f'<p class="cme-caption">{inline(caption)}</p>',
+        '<table class="cme-table">',
+        "<thead>",
+    ]
     n_head = len(table.header)
     for i, row in enumerate(table.header):
         out.append("<tr>")
@@ -167,7 +185,7 @@ def to_html(table: Layout, caption: str, note: str | None = None) -> str:
                 out.append(f'<th class="corner"{f" rowspan={n_head}" if n_head > 1 else ""}>{inline(name)}</th>')
         for label, span, depth in row:
             attrs = (f" colspan={span}" if span > 1 else "") + (f" rowspan={depth}" if depth > 1 else "")
-            out.append(f'<th{attrs}{" class=spans-down" if depth > 1 else ""}>{inline(label)}</th>')
+            out.append(f"<th{attrs}{' class=spans-down' if depth > 1 else ''}>{inline(label)}</th>")
         out.append("</tr>")
     out.append("</thead><tbody>")
     for heads, cells in table.rows:
@@ -177,7 +195,7 @@ def to_html(table: Layout, caption: str, note: str | None = None) -> str:
                 label, span = h
                 out.append(f'<th class="row"{f" rowspan={span}" if span > 1 else ""}>{inline(label)}</th>')
         for value, num in zip(cells, table.numeric):
-            out.append(f'<td{" class=num" if num else ""}>{html.escape(value)}</td>')
+            out.append(f"<td{' class=num' if num else ''}>{html.escape(value)}</td>")
         out.append("</tr>")
     out.append("</tbody></table>")
     if note:
@@ -192,8 +210,9 @@ def labelled(frame: pd.DataFrame) -> pd.DataFrame:
 
     def relabel(index: pd.Index) -> pd.Index:
         if isinstance(index, pd.MultiIndex):
-            return pd.MultiIndex.from_tuples([tuple(label_text(v) for v in t) for t in index],
-                                             names=[label_text(n) if n else n for n in index.names])
+            return pd.MultiIndex.from_tuples(
+                [tuple(label_text(v) for v in t) for t in index], names=[label_text(n) if n else n for n in index.names]
+            )
         if isinstance(index, pd.RangeIndex) and index.name is None:
             return index
         return pd.Index([label_text(v) for v in index], name=label_text(index.name) if index.name else None)

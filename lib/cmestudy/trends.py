@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from . import describe, stats
+from . import defaults, describe, stats
 from .schema import GRADES, LEVELS, MODES
 
 
@@ -27,8 +27,16 @@ def _live_by_year(learners: pd.DataFrame, years):
     groups = [("all_titles", list(GRADES) + ["unknown"])] + [(g, [g]) for g in GRADES]
     for label, grades in groups:
         sub = learners[learners.grade.isin(grades) & learners.year.isin(years)]
-        yield label, (sub.groupby(["year", "mode"], observed=False).learners.sum().unstack("mode")
-                      .reindex(index=years, columns=list(MODES)).fillna(0))
+        yield (
+            label,
+            (
+                sub.groupby(["year", "mode"], observed=False)
+                .learners.sum()
+                .unstack("mode")
+                .reindex(index=years, columns=list(MODES))
+                .fillna(0)
+            ),
+        )
 
 
 def live_share_trend(learners: pd.DataFrame, years, variance: str = "N") -> pd.DataFrame:
@@ -79,9 +87,18 @@ def live_share_changes(learners: pd.DataFrame, years, confidence: float = 0.95) 
             if n1 == 0 or n2 == 0:
                 continue
             d, lo, hi = stats.proportion_difference_ci(by.loc[a, "live"], n1, by.loc[b, "live"], n2, confidence)
-            rows.append({"group": label, "from": a, "to": b, "live_pct_from": 100 * by.loc[a, "live"] / n1,
-                         "live_pct_to": 100 * by.loc[b, "live"] / n2, "change_points": 100 * d,
-                         "ci_low_points": 100 * lo, "ci_high_points": 100 * hi})
+            rows.append(
+                {
+                    "group": label,
+                    "from": a,
+                    "to": b,
+                    "live_pct_from": 100 * by.loc[a, "live"] / n1,
+                    "live_pct_to": 100 * by.loc[b, "live"] / n2,
+                    "change_points": 100 * d,
+                    "ci_low_points": 100 * lo,
+                    "ci_high_points": 100 * hi,
+                }
+            )
     cols = ["group", "from", "to", "live_pct_from", "live_pct_to", "change_points", "ci_low_points", "ci_high_points"]
     return pd.DataFrame(rows, columns=cols).set_index(["group", "from", "to"])
 
@@ -106,8 +123,15 @@ class CountTrend:
     confidence: float = 0.95
 
 
-def fit_count_trend(years, counts, series: str = "", horizon: int = 3, confidence: float = 0.95,
-                    n_sim: int = 20_000, seed: int = 20250315) -> CountTrend:
+def fit_count_trend(
+    years,
+    counts,
+    series: str = "",
+    horizon: int = 3,
+    confidence: float = 0.95,
+    n_sim: int = 20_000,
+    seed: int = defaults.SEED,
+) -> CountTrend:
     """Fit log E[y_t] = b0 + b1 (t - t0) by Poisson GLM and project ``horizon`` years ahead.
 
     Overdispersion is checked with the Pearson statistic, phi = X^2 / (n - 2). If phi > 1
@@ -164,12 +188,25 @@ def fit_count_trend(years, counts, series: str = "", horizon: int = 3, confidenc
     for name, (lo, hi) in qs.items():
         proj[f"{name}_low"] = np.percentile(sims, lo, axis=0)
         proj[f"{name}_high"] = np.percentile(sims, hi, axis=0)
+
     def growth(log_rate):
         return math.exp(min(log_rate, 700.0)) - 1  # beyond e^700 the rate is meaningless anyway
 
-    return CountTrend(series, [int(v) for v in t], [int(v) for v in y], "quasi_poisson" if quasi else "poisson",
-                      dispersion, df_resid, growth(b[1]), growth(b[1] - q * se), growth(b[1] + q * se), pvalue,
-                      [float(v) for v in fit.fittedvalues], proj.set_index("year"), confidence)
+    return CountTrend(
+        series,
+        [int(v) for v in t],
+        [int(v) for v in y],
+        "quasi_poisson" if quasi else "poisson",
+        dispersion,
+        df_resid,
+        growth(b[1]),
+        growth(b[1] - q * se),
+        growth(b[1] + q * se),
+        pvalue,
+        [float(v) for v in fit.fittedvalues],
+        proj.set_index("year"),
+        confidence,
+    )
 
 
 def count_series(projects: pd.DataFrame, learners: pd.DataFrame, years) -> dict[str, pd.Series]:
@@ -189,8 +226,9 @@ def count_series(projects: pd.DataFrame, learners: pd.DataFrame, years) -> dict[
     return out
 
 
-def count_trends(projects: pd.DataFrame, learners: pd.DataFrame, years, horizon: int = 3,
-                 confidence: float = 0.95) -> dict[str, CountTrend]:
+def count_trends(
+    projects: pd.DataFrame, learners: pd.DataFrame, years, horizon: int = 3, confidence: float = 0.95
+) -> dict[str, CountTrend]:
     out = {}
     for name, series in count_series(projects, learners, years).items():
         if (series == 0).any():  # a zero year: a log-linear trend is not identified sensibly
@@ -209,8 +247,16 @@ def model_table(trends: dict[str, CountTrend]) -> pd.DataFrame:
         row = {"series": name}
         for y, c in zip(m.years, m.counts):
             row[int(y)] = c
-        row.update({"model": m.family, "dispersion": m.dispersion, "growth_pct": 100 * m.growth,
-                    "growth_ci_low_pct": 100 * m.growth_low, "growth_ci_high_pct": 100 * m.growth_high, "p": m.pvalue})
+        row.update(
+            {
+                "model": m.family,
+                "dispersion": m.dispersion,
+                "growth_pct": 100 * m.growth,
+                "growth_ci_low_pct": 100 * m.growth_low,
+                "growth_ci_high_pct": 100 * m.growth_high,
+                "p": m.pvalue,
+            }
+        )
         rows.append(row)
     return pd.DataFrame(rows).set_index("series") if rows else pd.DataFrame(index=pd.Index([], name="series"))
 
@@ -226,8 +272,14 @@ def projection_table(trends: dict[str, CountTrend]) -> pd.DataFrame:
 
     level = i18n.t("label.pi_level", level=f"{100 * next(iter(trends.values())).confidence:.10g}")
     out = pd.concat(frames, names=["series", "year"]).round(0)
-    out.columns = pd.MultiIndex.from_tuples([("expected", "") if c == "expected" else (level if c.startswith("pi_") else
-                                             c.split("_")[0], c.split("_")[1]) for c in out.columns])
+    out.columns = pd.MultiIndex.from_tuples(
+        [
+            ("expected", "")
+            if c == "expected"
+            else (level if c.startswith("pi_") else c.split("_")[0], c.split("_")[1])
+            for c in out.columns
+        ]
+    )
     return out
 
 
@@ -263,8 +315,16 @@ def live_title_mix(learners: pd.DataFrame, years, confidence: float = 0.95) -> p
             continue
         for g in t.index:
             lo, hi = stats.proportion_ci(int(t[g]), n, confidence)
-            rows.append({"year": int(year), "grade": str(g), "learners": int(t[g]), "share_pct": 100 * t[g] / n,
-                         "ci_low_pct": 100 * float(lo), "ci_high_pct": 100 * float(hi)})
+            rows.append(
+                {
+                    "year": int(year),
+                    "grade": str(g),
+                    "learners": int(t[g]),
+                    "share_pct": 100 * t[g] / n,
+                    "ci_low_pct": 100 * float(lo),
+                    "ci_high_pct": 100 * float(hi),
+                }
+            )
     cols = ["year", "grade", "learners", "share_pct", "ci_low_pct", "ci_high_pct"]
     return pd.DataFrame(rows, columns=cols).set_index(["year", "grade"])
 

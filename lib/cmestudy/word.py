@@ -99,6 +99,7 @@ def _space(text: str) -> str:
 
 def _field(paragraph, instruction: str, cached: str, size=None) -> None:
     """A Word field (``PAGE``, ``NUMPAGES``, ``SEQ Table``) showing ``cached`` until Word updates it."""
+
     def char(kind):
         run = add_run(paragraph, "", size=size)
         fld = OxmlElement("w:fldChar")
@@ -131,11 +132,35 @@ def _template_with_fields(paragraph, template: str, fields: dict[str, tuple[str,
 AFTER = {
     "w:tblBorders": ("w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook", "w:tblCaption", "w:tblDescription"),
     "w:tcBorders": ("w:shd", "w:noWrap", "w:tcMar", "w:textDirection", "w:tcFitText", "w:vAlign", "w:hideMark"),
-    "w:pBdr": ("w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct",
-               "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd", "w:snapToGrid",
-               "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc",
-               "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl", "w:divId",
-               "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange"),
+    "w:pBdr": (
+        "w:shd",
+        "w:tabs",
+        "w:suppressAutoHyphens",
+        "w:kinsoku",
+        "w:wordWrap",
+        "w:overflowPunct",
+        "w:topLinePunct",
+        "w:autoSpaceDE",
+        "w:autoSpaceDN",
+        "w:bidi",
+        "w:adjustRightInd",
+        "w:snapToGrid",
+        "w:spacing",
+        "w:ind",
+        "w:contextualSpacing",
+        "w:mirrorIndents",
+        "w:suppressOverlap",
+        "w:jc",
+        "w:textDirection",
+        "w:textAlignment",
+        "w:textboxTightWrap",
+        "w:outlineLvl",
+        "w:divId",
+        "w:cnfStyle",
+        "w:rPr",
+        "w:sectPr",
+        "w:pPrChange",
+    ),
     "w:tblHeader": ("w:tblCellSpacing", "w:jc", "w:hidden", "w:ins", "w:del", "w:trPrChange"),
 }
 AFTER["w:shd"] = AFTER["w:pBdr"][1:]
@@ -174,8 +199,11 @@ def _borders(parent, tag: str, sides: dict[str, int | None]) -> None:
 def three_line(table, header_rows: int) -> None:
     """Rules of a three-line table: 1.5 pt above and below the table, 0.75 pt under the header."""
     tblPr = table._tbl.tblPr
-    _borders(tblPr, "w:tblBorders", {"top": RULE_OUTER, "left": None, "bottom": RULE_OUTER, "right": None,
-                                     "insideH": None, "insideV": None})
+    _borders(
+        tblPr,
+        "w:tblBorders",
+        {"top": RULE_OUTER, "left": None, "bottom": RULE_OUTER, "right": None, "insideH": None, "insideV": None},
+    )
     if header_rows:
         # the cells of the last header row themselves (a cell merged down from above ends there)
         for tc in table.rows[header_rows - 1]._tr.tc_lst:
@@ -222,8 +250,15 @@ class Writer:
         set_fonts(normal)
         normal.paragraph_format.space_after = Pt(4)
         normal.paragraph_format.line_spacing = 1.25
-        for name, size in (("Title", 22), ("Subtitle", 13), ("Heading 1", 15), ("Heading 2", 12), ("Heading 3", 10.5),
-                           ("Caption", CAPTION_PT), ("List Bullet", BODY_PT)):
+        for name, size in (
+            ("Title", 22),
+            ("Subtitle", 13),
+            ("Heading 1", 15),
+            ("Heading 2", 12),
+            ("Heading 3", 10.5),
+            ("Caption", CAPTION_PT),
+            ("List Bullet", BODY_PT),
+        ):
             style = styles[name]
             style.font.size = Pt(size)
             set_fonts(style)
@@ -243,8 +278,9 @@ class Writer:
         section.top_margin, section.bottom_margin = Cm(2.2), Cm(2.2)
         footer = section.footer.paragraphs[0]
         footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        _template_with_fields(footer, i18n.t("doc.page_footer"),
-                              {"page": ("PAGE", "1"), "pages": ("NUMPAGES", "1")}, size=8)
+        _template_with_fields(
+            footer, i18n.t("doc.page_footer"), {"page": ("PAGE", "1"), "pages": ("NUMPAGES", "1")}, size=8
+        )
 
     # ---- blocks
     def paragraph(self, node, style=None, size=None):
@@ -286,8 +322,9 @@ class Writer:
                 self.figures += 1
                 n = self.figures
             seq = i18n.t(f"doc.word_seq_{kind}")
-            _template_with_fields(p, i18n.t(f"doc.{kind}_prefix"), {"n": (f"SEQ {seq} \\* ARABIC", str(n))},
-                                  size=CAPTION_PT, bold=True)
+            _template_with_fields(
+                p, i18n.t(f"doc.{kind}_prefix"), {"n": (f"SEQ {seq} \\* ARABIC", str(n))}, size=CAPTION_PT, bold=True
+            )
         _inline(p, text_node, size=CAPTION_PT)
         if kind == "table":
             p.paragraph_format.keep_with_next = True
@@ -436,4 +473,3 @@ class Writer:
 def document(page: str, lang: str) -> bytes:
     """The Word document (``.docx`` bytes) of an assembled HTML report."""
     return Writer(lang).write(page)
-

@@ -1,0 +1,30 @@
+"""The study's defaults, defined once.
+
+The command line (:mod:`cmestudy.cli`), the pipeline (:class:`cmestudy.pipeline.RunConfig`)
+and the statistics read them here; the notebooks' ``parameters`` cells must hold literals
+for papermill, and a test checks that each equals the value here.
+"""
+
+from __future__ import annotations
+
+#: Study years: None means every year found in the project register.
+YEARS: list[int] | None = None
+#: Significance level of every test.
+ALPHA = 0.05
+#: Confidence level of every interval (separate from ALPHA: a 99% interval beside tests at 0.05 is a choice).
+CONFIDENCE = 0.95
+#: Adjustment of the p-values of the pairwise title comparisons within a year.
+ADJUST = "bonferroni"
+ADJUSTMENTS = ("bonferroni", "holm", "none")
+#: Language of the report.
+LANG = "en"
+#: Ingest engine and Dask scheduler address (None: threads on this machine).
+ENGINE = "pandas"
+SCHEDULER: str | None = None
+#: Longest a notebook cell may run, and a kernel may take to answer, in seconds (``--cell-timeout``).
+#: Generous: the longest cell of the study (ingest of a 100-million-row export) takes minutes.
+CELL_TIMEOUT = 1800.0
+#: Notebooks 03-05 run side by side, this many at a time.
+JOBS = 3
+#: Seed of every simulation of the study (Monte Carlo p-values, prediction intervals), so that reruns agree.
+SEED = 20250315

@@ -1,0 +1,148 @@
+"""Ingest a raw directory: every export read, de-identified and recognised, by the chosen engine.
+
+:func:`read_raw_dir` lists the data files of the raw directory and reads each into its
+canonical table (:mod:`cmestudy.reading`); with ``engine="dask"``, enrolment CSV files are
+not loaded but counted by :mod:`cmestudy.engines` in blocks. The engine choice is made here,
+above both engines, which know nothing of each other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import privacy
+from .fileio import sha256_file
+from .paths import CSV_SUFFIXES, check_raw_dir
+from .problems import DataError, DataProblem
+from .reading import Ingested, RawFile, read_raw_file, stack_enrolments
+from .recognise import find_header
+from .schema import Codebook, load_codebook
+from .textfiles import read_csv_head
+
+ENGINES = ("pandas", "dask")
+
+
+def sniff_csv(path: Path, codebook: Codebook):
+    """Recognise a CSV file from its first 64 KiB: (table, CsvSource) without reading it whole."""
+    from .engines import CsvSource
+
+    head = read_csv_head(path)
+    h, kind, mapping = find_header(head.grid, codebook)
+    header = [str(c) for c in head.grid.iloc[h].tolist()] if kind else []
+    return kind, CsvSource(
+        path,
+        path.name,
+        head.encoding,
+        head.delimiter,
+        h + 1,
+        {c: header[j] for c, j in mapping.items()},
+        [c for j, c in enumerate(header) if j not in mapping.values() and c.strip()],
+    )
+
+
+def read_raw_dir(raw_dir, key: bytes | None = None, engine: str = "pandas", scheduler: str | None = None) -> Ingested:
+    """Read every data file under ``raw_dir`` into de-identified canonical tables.
+
+    ``key`` is the linkage secret (default: :func:`privacy.load_or_create_key`, read only if
+    some file holds identifying columns). ``engine="dask"`` reads enrolment CSV files with
+    dask.dataframe and turns them into counts of learners per project and grade at once (see
+    :mod:`cmestudy.engines`); ``scheduler`` is the address of a Dask cluster. Raises
+    :class:`DataError` listing every file that cannot be read.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be {' or '.join(repr(e) for e in ENGINES)}; got {engine!r}")
+    raw_dir = Path(raw_dir)
+    paths = check_raw_dir(raw_dir)
+    codebook = load_codebook(raw_dir)
+    secret = key if key is not None else privacy.load_or_create_key
+    files: list[RawFile] = []
+    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in codebook.tables}
+    problems: list[DataProblem] = []
+    warnings: list[DataProblem] = []
+    dask_sources = []
+    for path in paths:
+        if engine == "dask" and path.suffix.lower() in CSV_SUFFIXES:
+            try:
+                kind, source = sniff_csv(path, codebook)
+            except DataError as exc:
+                problems.extend(exc.problems)
+                continue
+            if kind == "enrolments":
+                source.name = str(path.relative_to(raw_dir))
+                missing = [c for c in codebook.tables["enrolments"].required if c not in source.columns]
+                if missing:
+                    problems.append(
+                        DataProblem(
+                            source.name,
+                            source.header_row,
+                            None,
+                            None,
+                            f"a column {missing[0]!r} for the enrolments table",
+                        )
+                    )
+                dask_sources.append(source)
+                continue
+        try:
+            raw, frame = read_raw_file(path, codebook, codebook.read.get("sheet"), secret)
+        except DataError as exc:
+            problems.extend(exc.problems)
+            continue
+        raw.name = str(path.relative_to(raw_dir))
+        files.append(raw)
+        if frame is None:
+            warnings.append(DataProblem.from_message(raw.name, None, None, None, "problem.not_recognised"))
+            continue
+        if raw.kind == "enrolments":
+            frame["_file"] = pd.Categorical.from_codes(
+                np.zeros(len(frame), np.int8), dtype=pd.CategoricalDtype(pd.Index([raw.name], dtype="string"))
+            )
+        else:
+            frame["_file"] = raw.name
+        tables[raw.kind].append(frame)
+    if problems:
+        raise DataError(problems)
+    if not tables["projects"]:
+        raise DataError(
+            [
+                DataProblem(
+                    str(raw_dir),
+                    None,
+                    None,
+                    None,
+                    "a project register (headers such as 项目编号/project_id, 年度/year, 授课方式/mode)",
+                )
+            ]
+        )
+    out = {}
+    for name in ("projects", "counts"):
+        frames = tables[name]
+        cols = list(codebook.tables[name].columns)
+        out[name] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols + ["_file", "_row"])
+    ingested = Ingested(out["projects"], stack_enrolments(tables["enrolments"]), out["counts"], files, warnings)
+    if dask_sources:
+        from .engines import enrolment_counts_dask
+
+        register = set(out["projects"]["project_id"].astype(str).str.strip())
+        result = enrolment_counts_dask(dask_sources, codebook, privacy.resolve_secret(secret), register, scheduler)
+        ingested.engine_counts, ingested.quarantine = result.counts, result.quarantine
+        ingested.engine_rows = sum(result.rows_by_file.values())
+        for s in dask_sources:
+            files.append(
+                RawFile(
+                    path=s.path,
+                    name=s.name,
+                    kind="enrolments",
+                    rows=result.rows_by_file[s.name],
+                    sha256=sha256_file(s.path),
+                    encoding=s.encoding,
+                    delimiter=s.delimiter,
+                    header_row=s.header_row,
+                    columns=s.columns,
+                    ignored_columns=s.ignored_columns,
+                )
+            )
+        files.sort(key=lambda f: paths.index(f.path) if f.path in paths else len(paths))
+    return ingested
