@@ -156,7 +156,7 @@ def test_excel_formula_without_a_computed_value(tmp_path):
     rows = [r[:] for r in PROJECTS]
     rows[2][1] = "=2021+1"
     write_xlsx(raw / "项目.xlsx", PROJECT_HEADER, rows)
-    errors(raw, "项目.xlsx, row 4, column 'B': got '=2021+1'", "formula whose result was never computed")
+    errors(raw, "项目.xlsx [导出], row 4, column 'B': got '=2021+1'", "formula whose result was never computed")
 
 
 def test_corrupt_excel_file(tmp_path):

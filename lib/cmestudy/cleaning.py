@@ -28,29 +28,13 @@ import pandas as pd
 
 from .columnar import duplicated_pairs
 from .fileio import write_csv, write_json, write_parquet
-from .problems import DataError, DataProblem
+from .problems import EXCLUDED, DataError, DataProblem, reason_columns
 from .reading import Ingested
 from .schema import GRADES_WITH_UNKNOWN, LEVELS, MODES, Codebook, load_codebook
 
 PROJECT_COLUMNS = ["project_id", "year", "level", "mode", "discipline", "title", "credits", "start_date", "hours"]
 LEARNER_COLUMNS = ["project_id", "year", "level", "mode", "discipline", "grade", "learners"]
 QUARANTINE_COLUMNS = ["file", "row", "project_id", "column", "value", "reason", "action", "code", "rows"]
-#: Why a row is set aside (``code`` in the quarantine); the reason and action are written out in
-#: English from the catalogue (``label.reason_<code>``, ``label.action_<code>``), and in the
-#: report's language in the report.
-REASONS = ("orphan", "duplicate", "unknown_title", "discipline_spelling", "outside_years")
-EXCLUDED = ("orphan", "duplicate", "outside_years")  # rows left out of the counts (the others are kept)
-
-
-def reason_columns(code: str) -> dict:
-    """The ``reason``, ``action`` and ``code`` columns of a quarantine row set aside for ``code``."""
-    from . import i18n
-
-    return {
-        "reason": i18n.t(f"label.reason_{code}", "en"),
-        "action": i18n.t(f"label.action_{code}", "en"),
-        "code": code,
-    }
 
 
 @dataclass
@@ -199,7 +183,7 @@ def clean_enrolments(
     pcode, projects = _codes(e["project_id"])
     tcode, titles = _codes(e["professional_title"])
     kcode = _codes(e["learner_key"])[0] if "learner_key" in e.columns else np.full(n, -1, np.int8)
-    title_grade = codebook.code_values("title_grade", pd.Series(titles.astype(str), dtype=object), default="unknown")
+    title_grade = codebook.grade_titles(pd.Series(titles.astype(str), dtype=object))
     grade_code = pd.Categorical(title_grade, categories=GRADES_WITH_UNKNOWN).codes.astype(np.int8)
     grade = np.append(grade_code, GRADES_WITH_UNKNOWN.index("unknown"))[tcode]  # a missing title (-1) is unknown
     orphan = ~np.append(projects.astype(str).isin(register), False)[pcode]
@@ -286,7 +270,7 @@ def clean(ingested: Ingested, years=None, codebook: Codebook | None = None) -> C
             )
         )
     if problems:
-        headers = {f.name: f.columns for f in ingested.files}  # a problem names the column as headed in its file
+        headers = {f.where: f.columns for f in ingested.files}  # a problem names the column as headed in its file
         raise DataError([replace(p, column=headers.get(p.file, {}).get(p.column, p.column)) for p in problems])
     parts = [project_notes, _outside_notes(every, ingested, ~in_years, engine_long, outside), quarantine]
     if ingested.quarantine is not None:  # rows the Dask engine set aside, for projects of the study years
@@ -395,6 +379,12 @@ class Study:
         """The study years: as chosen (``--years``), or every year of the register."""
         return [int(y) for y in self.summary.get("years") or sorted(self.projects["year"].dropna().unique())]
 
+    @property
+    def learner_years(self) -> list[int]:
+        """The study years in which there are learners."""
+        per_year = self.learners.groupby("year")["learners"].sum()
+        return [int(y) for y in self.years if per_year.get(y, 0) > 0]
+
 
 def load_processed(processed_dir) -> Study:
     src = Path(processed_dir)
@@ -408,6 +398,51 @@ def load_processed(processed_dir) -> Study:
     learners["grade"] = pd.Categorical(learners["grade"], categories=GRADES_WITH_UNKNOWN)
     summary = json.loads((src / "cleaning.json").read_text(encoding="utf-8"))
     return Study(projects, learners, summary)
+
+
+#: Share of enrolment rows naming projects missing from the register above which a sheet or file
+#: is probably missing.
+ORPHAN_WARNING_SHARE = 0.10
+
+
+def plausibility(summary: dict) -> list[tuple[str, dict]]:
+    """Warnings about data that can be used but look incomplete, as (message id, values)."""
+    out = []
+    rows, orphans = summary.get("enrolment_rows_read", 0), summary.get("quarantine_by_reason", {}).get("orphan", 0)
+    if rows and orphans / rows > ORPHAN_WARNING_SHARE:
+        out.append(("problem.many_orphans", {"orphans": orphans, "rows": rows, "pct": f"{100 * orphans / rows:.0f}"}))
+    return out
+
+
+def unknown_titles(quarantine: pd.DataFrame) -> pd.Series:
+    """The professional titles graded unknown, with their number of enrolment rows, most frequent first."""
+    q = quarantine[quarantine["code"] == "unknown_title"] if len(quarantine) else quarantine
+    if not len(q):
+        return pd.Series(dtype="int64", name="rows")
+    return q.groupby(q["value"].astype(str))["rows"].sum().sort_values(ascending=False, kind="stable").rename("rows")
+
+
+def codebook_snippet(titles) -> str:
+    """A ``codebook.yml`` snippet listing ``titles`` under ``unknown``, for the user to move to their grade."""
+    import json
+
+    listed = ", ".join(json.dumps(str(t), ensure_ascii=False) for t in titles)
+    return (
+        "values:\n  title_grade:\n"
+        "    # move each title to junior, intermediate or senior; leave under unknown what is not a title\n"
+        f"    unknown: [{listed}]"
+    )
+
+
+def unknown_by_year(learners: pd.DataFrame, years) -> pd.DataFrame:
+    """Learners per study year, those with an unknown title, and their share (%)."""
+    lr = learners[learners["year"].isin(years)]
+    total = lr.groupby("year")["learners"].sum().reindex(years, fill_value=0)
+    unknown = lr[lr["grade"] == "unknown"].groupby("year")["learners"].sum().reindex(years, fill_value=0)
+    share = (100 * unknown / total.where(total > 0)).astype(float)
+    out = pd.DataFrame({"learners": total.astype("int64"), "unknown": unknown.astype("int64"), "unknown_pct": share})
+    out.index.name = "year"
+    return out
 
 
 STEPS = (

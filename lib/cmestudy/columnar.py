@@ -66,6 +66,18 @@ class Encoded:
     def take(self, rows: np.ndarray) -> Encoded:
         return Encoded(self.codes[rows], self.values)
 
+    def normalised(self) -> Encoded:
+        """The column with its distinct values in Unicode NFKC and stripped (full-width digits and
+        letters as ASCII, ideographic spaces as spaces), values that become equal merged."""
+        import unicodedata
+
+        values = self.values.to_pylist()
+        norm = [unicodedata.normalize("NFKC", v).strip() for v in values]
+        if norm == values:
+            return self
+        distinct, inverse = np.unique(np.array(norm, dtype=object), return_inverse=True)
+        return Encoded(inverse.astype(np.int32)[self.codes], pa.array(list(distinct), pa.string()))
+
     def categorical(self) -> pd.Categorical:
         """The column as a pandas Categorical (for columns with few distinct values)."""
         cats = pd.Index(self.values.to_numpy(zero_copy_only=False), dtype="string")

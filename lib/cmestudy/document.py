@@ -53,7 +53,7 @@ VERSIONED = (
     "weasyprint",
     "python-docx",
     "mplfonts",
-    "openpyxl",
+    "python-calamine",
 )
 
 

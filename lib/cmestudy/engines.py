@@ -55,7 +55,7 @@ def _grade_partition(part: pd.DataFrame, codebook: Codebook, key: bytes) -> pd.D
     for c in part.columns:
         part[c] = part[c].str.strip()
     out = deidentify(part, codebook.tables["enrolments"], key)
-    out["grade"] = codebook.code_values("title_grade", out["professional_title"], default="unknown")
+    out["grade"] = codebook.grade_titles(out["professional_title"])
     out["learner_key"] = out["learner_key"].astype("string").fillna("")
     return out[["project_id", "learner_key", "professional_title", "grade"]].astype(str)
 
@@ -115,7 +115,7 @@ def enrolment_counts_dask(
     )
     counts = counts.rename("learners").reset_index()
     origin = ", ".join(s.name for s in sources)
-    from .cleaning import reason_columns
+    from .problems import reason_columns
 
     q = [
         pd.DataFrame(

@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import privacy
 from .fileio import sha256_file
-from .paths import CSV_SUFFIXES, check_raw_dir
+from .paths import CSV_SUFFIXES, check_raw_dir, list_unread_files
 from .problems import DataError, DataProblem
 from .reading import Ingested, RawFile, read_raw_file, stack_enrolments
 from .recognise import find_header
@@ -63,6 +63,7 @@ def read_raw_dir(raw_dir, key: bytes | None = None, engine: str = "pandas", sche
     problems: list[DataProblem] = []
     warnings: list[DataProblem] = []
     dask_sources = []
+    aside: list[pd.DataFrame] = []  # summary and signature rows set aside while reading
     for path in paths:
         if engine == "dask" and path.suffix.lower() in CSV_SUFFIXES:
             try:
@@ -86,22 +87,30 @@ def read_raw_dir(raw_dir, key: bytes | None = None, engine: str = "pandas", sche
                 dask_sources.append(source)
                 continue
         try:
-            raw, frame = read_raw_file(path, codebook, codebook.read.get("sheet"), secret)
+            parts = read_raw_file(path, codebook, codebook.read.get("sheet"), secret)
         except DataError as exc:
             problems.extend(exc.problems)
             continue
-        raw.name = str(path.relative_to(raw_dir))
-        files.append(raw)
-        if frame is None:
-            warnings.append(DataProblem.from_message(raw.name, None, None, None, "problem.not_recognised"))
-            continue
-        if raw.kind == "enrolments":
-            frame["_file"] = pd.Categorical.from_codes(
-                np.zeros(len(frame), np.int8), dtype=pd.CategoricalDtype(pd.Index([raw.name], dtype="string"))
-            )
-        else:
-            frame["_file"] = raw.name
-        tables[raw.kind].append(frame)
+        for part in parts:
+            raw, frame = part.raw, part.frame
+            raw.name = str(path.relative_to(raw_dir))
+            where = raw.where
+            files.append(raw)
+            if part.aside is not None:
+                aside.append(part.aside.assign(file=where))
+            if frame is None:
+                warnings.append(DataProblem.from_message(where, None, None, None, f"problem.{raw.skipped}"))
+                continue
+            frame["_file"] = where
+            if raw.kind == "enrolments":
+                frame["_file"] = pd.Categorical.from_codes(
+                    np.zeros(len(frame), np.int8), dtype=pd.CategoricalDtype(pd.Index([where], dtype="string"))
+                )
+            tables[raw.kind].append(frame)
+    for path in list_unread_files(raw_dir):
+        name = str(path.relative_to(raw_dir))
+        message = "problem.lock_file" if path.name.startswith("~$") else "problem.unsupported_format"
+        warnings.append(DataProblem.from_message(name, None, None, None, message, suffix=path.suffix.lower() or "—"))
     if problems:
         raise DataError(problems)
     if not tables["projects"]:
@@ -121,13 +130,23 @@ def read_raw_dir(raw_dir, key: bytes | None = None, engine: str = "pandas", sche
         frames = tables[name]
         cols = list(codebook.tables[name].columns)
         out[name] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols + ["_file", "_row"])
-    ingested = Ingested(out["projects"], stack_enrolments(tables["enrolments"]), out["counts"], files, warnings)
+    ingested = Ingested(
+        out["projects"],
+        stack_enrolments(tables["enrolments"]),
+        out["counts"],
+        files,
+        warnings,
+        pd.concat(aside, ignore_index=True) if aside else None,
+    )
     if dask_sources:
         from .engines import enrolment_counts_dask
 
         register = set(out["projects"]["project_id"].astype(str).str.strip())
         result = enrolment_counts_dask(dask_sources, codebook, privacy.resolve_secret(secret), register, scheduler)
-        ingested.engine_counts, ingested.quarantine = result.counts, result.quarantine
+        ingested.engine_counts = result.counts
+        ingested.quarantine = pd.concat(
+            [q for q in (ingested.quarantine, result.quarantine) if q is not None], ignore_index=True
+        )
         ingested.engine_rows = sum(result.rows_by_file.values())
         for s in dask_sources:
             files.append(

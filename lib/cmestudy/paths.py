@@ -29,8 +29,10 @@ NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
 #: Raw exports: files with these suffixes under the raw directory are read.
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
-EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 DATA_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES
+#: Files that accompany the exports and are read for what they are, not as data.
+COMPANION_FILES = {"codebook.yml", "published.yml", "reconstruction.yml", "readme.md"}
 
 #: The notebooks of the study, in the order the pipeline runs them.
 NOTEBOOKS = ("01_ingest", "02_clean", "03_descriptive", "04_chisquare", "05_prospects")
@@ -43,10 +45,24 @@ def resolve(path: str | os.PathLike) -> Path:
 
 
 def list_data_files(raw_dir: Path) -> list[Path]:
+    """The files of ``raw_dir`` (and below) that are read as data: CSV and spreadsheet exports."""
     return sorted(
         p
         for p in Path(raw_dir).rglob("*")
         if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not p.name.startswith((".", "~$"))
+    )
+
+
+def list_unread_files(raw_dir: Path) -> list[Path]:
+    """The files of ``raw_dir`` that are not read at all: other formats (.doc, .pdf, ...) and the lock
+    files of open workbooks (``~$...``); hidden files and the companion files are left out."""
+    return sorted(
+        p
+        for p in Path(raw_dir).rglob("*")
+        if p.is_file()
+        and not p.name.startswith(".")
+        and p.name.lower() not in COMPANION_FILES
+        and (p.suffix.lower() not in DATA_SUFFIXES or p.name.startswith("~$"))
     )
 
 

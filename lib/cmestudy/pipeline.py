@@ -496,6 +496,8 @@ def run(cfg: RunConfig) -> dict[str, Path]:
         return out
     from . import document, published, storage
 
+    for w in storage.load_ingested_warnings(cfg.processed_dir):  # files and sheets not read are never silent
+        log(f"warning: {w}")
     log("building the report (HTML, PDF, Word)")
     prov = storage.load_provenance(cfg.processed_dir)
     years = json.loads((Path(cfg.processed_dir) / "cleaning.json").read_text(encoding="utf-8")).get("years")
@@ -533,16 +535,29 @@ def validate(raw_dir, years) -> tuple[int, str]:
         return EXIT_INVALID, str(exc)
     except DataError as exc:
         return EXIT_INVALID, exc.format()
+    from .i18n import t
+
     lines = [f"{raw_dir}: the data can be used"]
     for f in ingested.files:
-        lines.append(f"  {f.name}: {f.kind or 'not recognised (ignored)'}, {f.rows:,} rows")
+        what = f.kind or f"not read ({t(f'label.skipped_{f.skipped}', 'en')})"
+        lines.append(f"  {f.where}: {what}, {f.rows:,} rows")
     for w in ingested.warnings:
         lines.append(f"  warning: {w}")
+    for message, values in cleaning.plausibility(cleaned.summary):
+        lines.append(f"  warning: {t(message, 'en', **values)}")
     s = cleaned.summary
     lines.append(
-        f"  {s['projects']:,} projects, {s['learners']:,} learners "
-        f"({s['titles_unknown']:,} with unknown title), {s['enrolments_excluded']:,} enrolment rows quarantined"
+        f"  {s['projects']:,} projects, {s['learners']:,} learners ({s['titles_unknown']:,} with unknown title), "
+        f"{s['enrolments_excluded']:,} enrolment rows quarantined; study years {', '.join(map(str, s['years']))}"
     )
     for reason, n in s["quarantine_by_reason"].items():
         lines.append(f"    quarantined: {n:,} x {reason}")
+    unknown = cleaning.unknown_titles(cleaned.quarantine)
+    if len(unknown):
+        lines.append(
+            "  professional titles the codebook does not grade (counted as unknown, left out of the title tests):"
+        )
+        lines += [f"    {title or '(empty)'}: {n:,} rows" for title, n in unknown.items()]
+        lines.append("  to grade them, paste this into codebook.yml beside the data and move each title to its grade:")
+        lines += ["    " + ln for ln in cleaning.codebook_snippet([u for u in unknown.index if u]).splitlines()]
     return EXIT_OK, "\n".join(lines)

@@ -146,3 +146,21 @@ def group_problems(problems) -> list[ProblemGroup]:
         if p.value is not None:
             values.setdefault(p.value, None)
     return [ProblemGroup(f, c, e, tuple(rows), tuple(values)) for (f, c, e), (rows, values) in groups.items()]
+
+
+#: Why a row is set aside (``code`` in the quarantine); the reason and action are written out in
+#: English from the catalogue (``label.reason_<code>``, ``label.action_<code>``), and in the
+#: report's language in the report.
+REASONS = ("orphan", "duplicate", "unknown_title", "discipline_spelling", "outside_years", "summary_row")
+EXCLUDED = ("orphan", "duplicate", "outside_years")  # rows left out of the counts (the others are kept)
+
+
+def reason_columns(code: str) -> dict:
+    """The ``reason``, ``action`` and ``code`` columns of a quarantine row set aside for ``code``."""
+    from . import i18n
+
+    return {
+        "reason": i18n.t(f"label.reason_{code}", "en"),
+        "action": i18n.t(f"label.action_{code}", "en"),
+        "code": code,
+    }

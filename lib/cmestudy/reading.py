@@ -13,6 +13,8 @@ Reading a whole directory, with the choice of engine, is :mod:`cmestudy.ingest`.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,11 +26,11 @@ import pandas as pd
 from . import privacy
 from .columnar import Encoded, encode_arrow, encode_series, union_categoricals
 from .fileio import sha256_file
-from .paths import CSV_SUFFIXES, EXCEL_SUFFIXES
+from .paths import CSV_SUFFIXES
 from .problems import DataError, DataProblem
 from .recognise import column_problems, empty_problems, find_header
 from .schema import Codebook
-from .spreadsheets import read_excel_grid
+from .spreadsheets import WORKBOOK_SUFFIXES, read_workbook
 from .textfiles import LARGE_FILE_BYTES, CsvHead, read_csv_grid, read_csv_head, read_csv_table
 
 
@@ -47,11 +49,18 @@ class RawFile:
     header_row: int = 1
     columns: dict[str, str] = field(default_factory=dict)  # canonical -> header as in the file
     ignored_columns: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why a file or sheet was not read: not_recognised, empty_sheet, hidden_sheet
+
+    @property
+    def where(self) -> str:
+        """The file, and the sheet of a workbook: ``register.xlsx [2021年]``."""
+        return f"{self.name} [{self.sheet}]" if self.sheet else self.name
 
     def provenance(self) -> dict:
         return {
             "file": self.name,
             "table": self.kind or "not_recognised",
+            "skipped": self.skipped,
             "rows": self.rows,
             "sha256": self.sha256,
             "encoding": self.encoding,
@@ -72,7 +81,7 @@ class Ingested:
     counts: pd.DataFrame
     files: list[RawFile]
     warnings: list[DataProblem]
-    quarantine: pd.DataFrame | None = None  # rows set aside during ingest (Dask engine)
+    quarantine: pd.DataFrame | None = None  # rows set aside during ingest (summary rows; the Dask engine's)
     engine_counts: pd.DataFrame | None = None  # learners per project and grade counted by the Dask engine
     engine_rows: int = 0  # enrolment rows the Dask engine read
 
@@ -80,69 +89,174 @@ class Ingested:
         return pd.DataFrame([f.provenance() for f in self.files])
 
 
-def read_grid(path: Path, sheet: str | None = None) -> tuple[pd.DataFrame, dict]:
-    """Read a file as a grid of strings, no header interpreted. Empty cells are ''."""
-    if path.suffix.lower() in EXCEL_SUFFIXES:
-        grid, how, problems = read_excel_grid(path, sheet)
-        if problems:
-            raise DataError(problems, headline=f"{path.name}: formulas without values")
-        return grid, how
-    return read_csv_grid(path)
+@dataclass
+class Part:
+    """One table read from a raw file (a CSV file, or one sheet of a workbook): its description,
+    its canonical table (None when the file or sheet was skipped), and the rows set aside while
+    reading it (summary and signature rows, as quarantine entries)."""
+
+    raw: RawFile
+    frame: pd.DataFrame | None
+    aside: pd.DataFrame | None = None
+
+
+#: Rows that close a table rather than hold data: totals ("合计", "Total") and signature lines.
+SUMMARY = re.compile(r"^(?:合计|总计|小计|共计|总数|累计|总和|总人数|grandtotal|subtotal|total|sum)(?![a-z])", re.I)
+SIGNATURE = re.compile(
+    r"(?:制表人|制表|审核人|审核|填表人|填报人|负责人|复核人|统计人|经办人|制表日期|填表日期|填报日期|打印日期|报表日期|"
+    r"签字|签名|盖章)\s*[:：(（]|[(（](?:签字|签名|盖章)[)）]"
+)
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text)))
+
+
+def closing_rows(body: pd.DataFrame, pid: int) -> np.ndarray:
+    """Rows of a grid's body that are totals or signature lines, not data.
+
+    A row is one when its project id cell is empty or itself a total or signature word, and its
+    first non-empty cell is a total word ("合计", "小计", "Total", ...) or one of its cells is a
+    signature field ("制表人：", "审核人：", "填表日期：", "（签字）", ...). Only the rows whose
+    project id is empty or such a word are examined, so a large table costs one vectorised pass.
+    """
+    ids = body.iloc[:, pid].astype(str).str.strip()
+    marked = ids.eq("") | ids.str.match(SUMMARY) | ids.str.contains(SIGNATURE) | ids.str.contains(r"\s")
+    candidates = np.flatnonzero(marked.to_numpy())
+    out = np.zeros(len(body), bool)
+    for i in candidates:
+        cells = [_squeeze(c) for c in body.iloc[i].tolist()]
+        first = next((c for c in cells if c), "")
+        out[i] = bool(SUMMARY.match(first)) or any(SIGNATURE.search(c) for c in cells)
+    return out
+
+
+def aside_rows(name: str, sheet: str | None, body: pd.DataFrame, rows: np.ndarray, pid: int) -> pd.DataFrame:
+    """Quarantine entries for closing rows (see :func:`closing_rows`)."""
+    from .problems import reason_columns
+
+    texts = [" ".join(c for c in (str(v).strip() for v in r) if c)[:120] for r in body.itertuples(index=False)]
+    return pd.DataFrame(
+        {
+            "file": f"{name} [{sheet}]" if sheet else name,
+            "row": rows,
+            "project_id": body.iloc[:, pid].astype(str).str.strip().to_numpy(),
+            "column": "",
+            "value": texts,
+            **reason_columns("summary_row"),
+        }
+    )
 
 
 def read_raw_file(
     path: Path, codebook: Codebook, sheet: str | None = None, secret: bytes | Callable[[], bytes] | None = None
-) -> tuple[RawFile, pd.DataFrame | None]:
-    """Read one file into its canonical table, or report it as not recognised.
+) -> list[Part]:
+    """Read one file into its canonical tables: one for a CSV file, one per sheet of a workbook.
 
-    Project registers and counts come out as strings; enrolments come out de-identified and
-    column-encoded (see :func:`enrolment_frame`), with ``secret`` the linkage key (or a
-    function returning it, called only if the file holds identifying columns).
+    A sheet whose headers match no table, an empty sheet and a hidden one are kept as parts
+    with no table and the reason (``RawFile.skipped``). Project registers and counts come out
+    as strings; enrolments come out de-identified and column-encoded (see
+    :func:`enrolment_frame`), with ``secret`` the linkage key (or a function returning it,
+    called only if the file holds identifying columns).
     """
-    if path.suffix.lower() in CSV_SUFFIXES and path.stat().st_size > LARGE_FILE_BYTES:
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES and path.stat().st_size > LARGE_FILE_BYTES:
         head = read_csv_head(path)
         h, kind, mapping = find_header(head.grid, codebook)
         if kind == "enrolments":
-            return read_enrolments_arrow(path, head, h, mapping, codebook, secret)
-    grid, how = read_grid(path, sheet)
-    raw = RawFile(path=path, name=path.name, kind=None, rows=0, sha256=sha256_file(path), **how)
+            return [read_enrolments_arrow(path, head, h, mapping, codebook, secret)]
+    if suffix in WORKBOOK_SUFFIXES:
+        return read_workbook_file(path, codebook, sheet, secret)
+    grid, how = read_csv_grid(path)
     if grid.empty:
         raise DataError(
             [DataProblem(path.name, None, None, None, "a header row and at least one data row (the file is empty)")]
         )
+    raw = RawFile(path=path, name=path.name, kind=None, rows=0, sha256=sha256_file(path), **how)
+    return [read_table(raw, grid, codebook, secret)]
+
+
+def read_workbook_file(path: Path, codebook: Codebook, sheet: str | None, secret) -> list[Part]:
+    """Every sheet of a workbook (or the one named in the codebook's ``read.sheet``)."""
+    sheets = read_workbook(path, [sheet] if sheet else None)
+    checksum = sha256_file(path)
+    parts, problems = [], []
+    for sh in sheets:
+        raw = RawFile(path=path, name=path.name, kind=None, rows=0, sha256=checksum, sheet=sh.name)
+        if not sh.visible:
+            raw.skipped = "hidden_sheet"
+            parts.append(Part(raw, None))
+            continue
+        if sh.grid.empty or not (sh.grid != "").to_numpy().any():
+            raw.skipped = "empty_sheet"
+            parts.append(Part(raw, None))
+            continue
+        try:
+            part = read_table(raw, sh.grid, codebook, secret)
+        except DataError as exc:  # formulas without a stored result explain the empty cells they leave
+            problems += sh.problems or exc.problems
+            continue
+        if part.frame is not None:
+            problems += sh.problems  # formulas without a computed value, in a sheet that is read
+        parts.append(part)
+    if problems:
+        raise DataError(problems, headline=f"{path.name}: cannot be read")
+    return parts
+
+
+def read_table(raw: RawFile, grid: pd.DataFrame, codebook: Codebook, secret) -> Part:
+    """A grid of strings as its canonical table: header found, columns renamed, values normalised
+    (full-width digits and letters, ideographic spaces: NFKC) in id, year, count, number and date
+    columns, summary and signature rows set aside, required values checked."""
+    name = raw.where
     h, kind, mapping = find_header(grid, codebook)
     if kind is None:
-        return raw, None
+        raw.skipped = "not_recognised"
+        return Part(raw, None)
     raw.kind, raw.header_row = kind, h + 1
     header = [str(c) for c in grid.iloc[h].tolist()]
     body = grid.iloc[h + 1 :]
     blank = pd.concat([body[c].astype(str).str.strip().eq("") for c in body.columns], axis=1).all(axis=1)
     body = body[~blank.to_numpy()]
+    closing = closing_rows(body, mapping["project_id"]) if "project_id" in mapping and len(body) else np.zeros(0, bool)
+    aside = None
+    if closing.any():
+        aside = aside_rows(
+            raw.name, raw.sheet, body[closing], body.index.to_numpy()[closing] + 1, mapping["project_id"]
+        )
+        body = body[~closing]
     raw.rows = len(body)
     spec = codebook.tables[kind]
     raw.columns = {canon: header[j] for canon, j in mapping.items()}
     raw.ignored_columns = [c for j, c in enumerate(header) if j not in mapping.values() and c.strip()]
-    problems = column_problems(path.name, h, kind, spec, mapping)
+    problems = column_problems(name, h, kind, spec, mapping)
     if raw.rows == 0:
-        problems.append(DataProblem(path.name, h + 2, None, None, "at least one data row below the header"))
+        problems.append(DataProblem(name, h + 2, None, None, "at least one data row below the header"))
     if problems:
-        raise DataError(problems, headline=f"{path.name}: cannot be read as the {kind} table")
+        raise DataError(problems, headline=f"{name}: cannot be read as the {kind} table")
     frame = pd.DataFrame({canon: body.iloc[:, j].astype("string").str.strip() for canon, j in mapping.items()})
+    for canon in frame.columns:
+        if spec.columns[canon].type in NORMALISED_TYPES:  # ２０２１ -> 2021, ＡＢ-01 -> AB-01
+            frame[canon] = frame[canon].str.normalize("NFKC").str.strip()
     rows = body.index.to_numpy() + 1  # grid index is 0-based; Excel rows are 1-based
     short = [canon for canon in spec.required if spec.columns[canon].type not in ("count", "title")]
-    problems = empty_problems(path.name, raw.columns, spec, {c: rows[frame[c].eq("").to_numpy()] for c in short})
+    problems = empty_problems(name, raw.columns, spec, {c: rows[frame[c].eq("").to_numpy()] for c in short})
     if problems:
-        raise DataError(problems, headline=f"{path.name}: required values missing")
+        raise DataError(problems, headline=f"{name}: required values missing")
     if kind == "enrolments":
-        return raw, enrolment_frame({c: encode_series(frame[c]) for c in mapping}, rows, spec, secret)
-    frame["_file"] = path.name
+        return Part(raw, enrolment_frame({c: encode_series(frame[c]) for c in mapping}, rows, spec, secret), aside)
+    frame["_file"] = name
     frame["_row"] = rows
-    return raw, frame.reset_index(drop=True)
+    return Part(raw, frame.reset_index(drop=True), aside)
+
+
+#: Column types whose values are normalised (NFKC) before they are checked and matched.
+NORMALISED_TYPES = ("id", "year", "count", "number", "date")
 
 
 def read_enrolments_arrow(
     path: Path, head: CsvHead, h: int, mapping: dict[str, int], codebook: Codebook, secret
-) -> tuple[RawFile, pd.DataFrame]:
+) -> Part:
     """A large enrolment CSV, parsed by Arrow and encoded column by column (never as Python strings)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -169,7 +283,9 @@ def read_enrolments_arrow(
     checksums.shutdown(wait=False)
     table = read_csv_table(path, head, skip_rows=h + 1)
     cols = _encode_columns(table, mapping)
+    cols["project_id"] = cols["project_id"].normalised()  # ＡＢ-01 is AB-01
     rows = np.arange(table.num_rows, dtype=np.int64) + h + 2  # the header is row h + 1
+    drop = np.zeros(len(rows), bool)
     # A blank row (every cell empty or white space) has an empty project id: only those rows are checked.
     candidates = np.flatnonzero(~cols["project_id"].nonempty())
     if len(candidates):
@@ -177,11 +293,23 @@ def read_enrolments_arrow(
         for col in table.columns:
             cells = col.take(pa.array(candidates))
             blank &= pc.or_(pc.equal(pc.utf8_length(cells), 0), pc.utf8_is_space(cells)).to_numpy(zero_copy_only=False)
-        if blank.any():
-            keep = np.ones(len(rows), bool)
-            keep[candidates[blank]] = False
-            rows = rows[keep]
-            cols = {canon: c.take(keep) for canon, c in cols.items()}
+        drop[candidates[blank]] = True
+        candidates = candidates[~blank]
+    # Totals and signature lines: a total or signature word as project id, or an empty id beside one.
+    pid = cols["project_id"]
+    word = np.array([bool(SUMMARY.match(_squeeze(v)) or SIGNATURE.search(_squeeze(v))) for v in pid.values.to_pylist()])
+    examine = np.union1d(candidates, np.flatnonzero(word[pid.codes])) if word.any() else candidates
+    aside = None
+    if len(examine):
+        body = pd.DataFrame({j: table.column(j).take(pa.array(examine)).to_pylist() for j in range(table.num_columns)})
+        closing = closing_rows(body, mapping["project_id"])
+        if closing.any():
+            aside = aside_rows(path.name, None, body[closing], rows[examine[closing]], mapping["project_id"])
+            drop[examine[closing]] = True
+    if drop.any():
+        keep = ~drop
+        rows = rows[keep]
+        cols = {canon: c.take(keep) for canon, c in cols.items()}
     del table
     raw.rows = len(rows)
     if raw.rows == 0:
@@ -194,7 +322,7 @@ def read_enrolments_arrow(
         raise DataError(problems, headline=f"{path.name}: required values missing")
     frame = enrolment_frame(cols, rows, spec, secret)
     raw.sha256 = checksum.result()
-    return raw, frame
+    return Part(raw, frame, aside)
 
 
 def _encode_columns(table, mapping: dict[str, int]) -> dict[str, Encoded]:
@@ -249,8 +377,9 @@ def stack_enrolments(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def provenance_table(ingested: Ingested) -> pd.DataFrame:
-    """Raw files as the report lists them: file, sheet, table (``kind_<table>``), rows, encoding,
-    header row and the first 16 digits of the checksum."""
+    """Raw files and sheets as the report lists them: file, sheet, table (``kind_<table>``, or
+    ``skipped_<reason>`` for a file or sheet not read), rows, encoding, header row and the first
+    16 digits of the checksum."""
     rows = []
     for f in ingested.files:
         p = f.provenance()
@@ -258,13 +387,14 @@ def provenance_table(ingested: Ingested) -> pd.DataFrame:
             {
                 "file": p["file"],
                 "sheet": p.get("sheet") or "",
-                "table": f"kind_{p['table']}",
+                "table": f"kind_{p['table']}" if not p.get("skipped") else f"skipped_{p['skipped']}",
                 "rows": int(p["rows"]),
                 "encoding": p["encoding"] or "",
-                "header_row": int(p["header_row"]),
+                "header_row": int(p["header_row"]) if not p.get("skipped") else None,
                 "sha256_16": p["sha256"][:16],
             }
         )
-    return pd.DataFrame(
-        rows, columns=["file", "sheet", "table", "rows", "encoding", "header_row", "sha256_16"]
-    ).set_index("file")
+    cols = ["file", "sheet", "table", "rows", "encoding", "header_row", "sha256_16"]
+    out = pd.DataFrame(rows, columns=cols).set_index("file")
+    out["header_row"] = out["header_row"].astype("Int64")
+    return out

@@ -111,6 +111,10 @@ def say(message: str, kind: str | None = None, **values) -> None:
 
 def _message(ident: str | None, values: dict, lang: str | None = None) -> str | None:
     """A caption or note: the catalogue's ``ident`` filled with ``values`` and the notebook's levels."""
+    values = {
+        k: i18n.t("punct.list_sep", lang).join(map(str, v)) if isinstance(v, (list, tuple)) else v
+        for k, v in values.items()
+    }  # a list of years reads "2021, 2022"
     return None if ident is None else i18n.t(ident, lang, **{**_STATE.get("values", {}), **values})
 
 
@@ -193,6 +197,12 @@ def figure(fig, caption: str, name: str | None = None, **values) -> None:
         f'data-name="{stem}" src="data:image/png;base64,{data}"/>'
         f"<figcaption>{tables.inline(cap)}</figcaption></figure>"
     )
+
+
+def warnings(items) -> None:
+    """Show warnings given as (message id, values), each in a warning box."""
+    for message, values in items:
+        say(message, kind="warning", **values)
 
 
 def dataset_note(raw_dir) -> None:

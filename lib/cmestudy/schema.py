@@ -41,6 +41,45 @@ def normalise_label(text) -> str:
     return re.sub(r"[\s_\-()（）\[\]【】:：*]+", "", s)
 
 
+# Professional titles as people type them, graded by rule (after the codebook's explicit lists):
+# a grade word in brackets first (主治医师（中级）), then a grade word anywhere (中级职称, 副高级), then a
+# title stem, senior before intermediate before junior (副主任医师 holds 医师). A position is not a title.
+_BRACKETS = re.compile(r"[(（\[【]([^)）\]】]*)[)）\]】]")
+_GRADE_WORDS = (
+    ("senior", re.compile(r"正高|副高|高级|教授|研究员")),
+    ("intermediate", re.compile(r"中级")),
+    ("junior", re.compile(r"初级|员级|士级|师级")),
+)
+_STEMS = (
+    ("senior", re.compile(r"主任(医|护|技|药|检验|治疗)师|主任医生")),
+    ("intermediate", re.compile(r"主治|主管(医|护|技|药|药剂|检验|治疗)?师")),
+    ("junior", re.compile(r"(医|护|技|药|药剂|检验|治疗)(师|士)|医生")),
+)
+_POSITIONS = re.compile(r"护士长|科主任|院长|科长|处长|主任$|组长|干事")
+
+
+def grade_title(text) -> str:
+    """A professional title's grade by rule: ``junior``, ``intermediate``, ``senior`` or ``unknown``.
+
+    >>> [grade_title(t) for t in ["主治医师（中级）", "副高级", "住院医师(规培)", "副主任医师/副教授", "护士长"]]
+    ['intermediate', 'senior', 'junior', 'senior', 'unknown']
+    """
+    s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text)))
+    if not s:
+        return "unknown"
+    for qualifier in _BRACKETS.findall(s):
+        for grade, pattern in _GRADE_WORDS:
+            if pattern.search(qualifier):
+                return grade
+    bare = _BRACKETS.sub("", s)
+    if _POSITIONS.search(bare) and not any(p.search(bare) for _, p in _GRADE_WORDS):
+        return "unknown"
+    for grade, pattern in _GRADE_WORDS + _STEMS:
+        if pattern.search(bare):
+            return grade
+    return "unknown"
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -95,6 +134,20 @@ class Codebook:
         lookup = self.value_lookup(kind)
         distinct = values.dropna().unique()
         return values.map({v: lookup.get(normalise_label(v), default) for v in distinct})
+
+    def grade_titles(self, values: pd.Series) -> pd.Series:
+        """Grade professional titles (职称): the codebook's lists first, then :func:`grade_title`'s rules.
+
+        Each distinct value is graded once. A title neither list nor rule grades is ``unknown``; a
+        title the codebook lists under ``unknown`` (a position such as 护士长) stays so.
+        """
+        lookup = self.value_lookup("title_grade")
+        distinct = values.dropna().unique()
+        graded = {}
+        for v in distinct:
+            key = normalise_label(v)
+            graded[v] = lookup[key] if key in lookup else grade_title(v)
+        return values.map(graded).fillna("unknown")
 
     def label(self, kind: str, code: str) -> str:
         return self.labels.get(kind, {}).get(code, str(code))

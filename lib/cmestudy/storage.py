@@ -76,7 +76,9 @@ def load_ingested(processed_dir) -> Ingested:
             kind=f["table"],
             rows=f["rows"],
             sha256=f["sha256"],
+            sheet=f.get("sheet"),
             columns=f.get("column_map") or {},
+            skipped=f.get("skipped"),
         )
         for f in prov["files"]
     ]
@@ -145,3 +147,9 @@ def read_enrolments(path: Path) -> pd.DataFrame:
 def load_provenance(processed_dir) -> pd.DataFrame:
     prov = json.loads((Path(processed_dir) / INGEST_SUBDIR / "provenance.json").read_text(encoding="utf-8"))
     return pd.DataFrame(prov["files"])
+
+
+def load_ingested_warnings(processed_dir) -> list[DataProblem]:
+    """The warnings of the last ingest: files and sheets not read, with the reason."""
+    prov = json.loads((Path(processed_dir) / INGEST_SUBDIR / "provenance.json").read_text(encoding="utf-8"))
+    return [DataProblem.from_dict(w) for w in prov["warnings"]]

@@ -78,7 +78,7 @@ def formatter(code: str, series: pd.Series) -> Callable:
         return lambda v: "" if _is_missing(v) else (i18n.integer(v) if float(v).is_integer() else i18n.number(v, 3))
     if pd.api.types.is_float_dtype(series):
         values = series.dropna()
-        if len(values) and (values == values.round()).all() and values.abs().max() > 0:  # counts held as floats
+        if len(values) and (values == values.round()).all():  # counts held as floats
             return lambda v: "" if _is_missing(v) else i18n.integer(v)
         return lambda v: (
             "" if _is_missing(v) else i18n.integer(v) if float(v).is_integer() and abs(v) >= 1000 else i18n.number(v, 3)
