@@ -9,7 +9,7 @@ REPORT_LANG ?= en
 STAMP  := $(VENV)/.cmestudy-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help report test lab data bench clean
+.PHONY: help report test lab data bench bench-exact clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ data: $(STAMP) ## Regenerate the reconstructed default data set in data/raw/ (by
 
 bench: $(STAMP) ## Benchmark ingest at 1M and 10M rows against DuckDB, and the study run (output/benchmarks/)
 	$(BIN)/python benchmarks/bench.py
+
+bench-exact: $(STAMP) ## Time Fisher's exact test on r x c tables against R's fisher.test (output/benchmarks/)
+	$(BIN)/python benchmarks/exact.py
 
 clean: ## Remove derived files (data/processed/, output/); keeps .venv
 	find data/processed output -mindepth 1 ! -name README.md -exec rm -rf {} +

@@ -46,7 +46,16 @@ ALLOWED = {
     "t",
     "r",
     "a",
-    "R",  # methods, their authors, symbols, and R (whose prop.trend.test is cited)
+    "b",
+    "c",
+    "z",
+    "Monte",
+    "Carlo",
+    "Mehta",
+    "Patel",
+    "Exact",
+    "Tests",  # SPSS Exact Tests, the product
+    "R",  # methods, their authors, symbols (footnote and column letters), and R (whose prop.trend.test is cited)
     "Python",
     "pandas",
     "SciPy",

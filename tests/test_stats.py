@@ -72,12 +72,14 @@ def test_fisher_2x2_matches_r(table, p):
     assert stats.crosstab_tests(table).fisher.pvalue == pytest.approx(p, rel=1e-3)
 
 
-def test_fisher_r_by_c_monte_carlo_matches_r_job_satisfaction():
+def test_fisher_r_by_c_is_exact_and_matches_r_job_satisfaction():
     job = np.array([[1, 2, 1, 0], [3, 3, 6, 1], [10, 10, 14, 9], [6, 7, 12, 11]]).T  # R fills by column
     res = stats.crosstab_tests(job)
-    assert "Monte Carlo" in res.fisher.method
-    assert res.fisher.pvalue == pytest.approx(0.7827, abs=0.02)  # [R fisher.test]
-    assert stats.crosstab_tests(job).fisher.pvalue == res.fisher.pvalue  # seeded: reproducible
+    assert res.fisher.method == "exact"
+    assert res.fisher.pvalue == pytest.approx(0.782684938965693, rel=1e-6)  # [R fisher.test] (tests/test_exact.py)
+    frame = res.to_frame()
+    assert frame.loc["fisher", "p_exact"] == res.fisher.pvalue
+    assert [code for code, _ in res.notes()] == ["note.low_expected", "note.fisher_exact"]
 
 
 def _fisher_by_brute_force(table):
@@ -101,7 +103,7 @@ def _fisher_by_brute_force(table):
 @pytest.mark.parametrize("table", [[[3, 1, 4], [2, 6, 1]], [[0, 5, 2, 1], [4, 1, 3, 2]], [[7, 1, 1], [1, 1, 7]]])
 def test_fisher_2_by_c_exact_equals_brute_force_enumeration(table):
     res = stats.crosstab_tests(table)
-    assert res.fisher.method.startswith("exact")
+    assert res.fisher.method == "exact"
     assert res.fisher.pvalue == pytest.approx(_fisher_by_brute_force(table), rel=1e-9)
 
 
@@ -294,7 +296,7 @@ tables = st.tuples(st.integers(2, 4), st.integers(2, 4)).flatmap(
 @settings(max_examples=60, deadline=None)
 @given(tables)
 def test_transposing_leaves_the_statistics_unchanged(t):
-    a, b = stats.crosstab_tests(t), stats.crosstab_tests(t.T)
+    a, b = stats.crosstab_tests(t, fisher=False), stats.crosstab_tests(t.T, fisher=False)
     assert a.pearson.statistic == pytest.approx(b.pearson.statistic, rel=1e-9)
     assert a.likelihood_ratio.statistic == pytest.approx(b.likelihood_ratio.statistic, rel=1e-9, abs=1e-12)
     assert a.cramers_v.estimate == pytest.approx(b.cramers_v.estimate, rel=1e-9)
@@ -307,7 +309,7 @@ def test_permuting_categories_leaves_the_statistics_unchanged(t, rnd):
     rows, cols = list(range(t.shape[0])), list(range(t.shape[1]))
     rnd.shuffle(rows)
     rnd.shuffle(cols)
-    a, b = stats.crosstab_tests(t), stats.crosstab_tests(t[rows][:, cols])
+    a, b = stats.crosstab_tests(t, fisher=False), stats.crosstab_tests(t[rows][:, cols], fisher=False)
     assert a.pearson.statistic == pytest.approx(b.pearson.statistic, rel=1e-9)
     assert a.likelihood_ratio.statistic == pytest.approx(b.likelihood_ratio.statistic, rel=1e-9, abs=1e-12)
     assert a.pearson.pvalue == pytest.approx(b.pearson.pvalue, rel=1e-9, abs=1e-300)
@@ -316,7 +318,7 @@ def test_permuting_categories_leaves_the_statistics_unchanged(t, rnd):
 @settings(max_examples=60, deadline=None)
 @given(tables, st.integers(2, 7))
 def test_scaling_counts_scales_chi_square_and_keeps_effect_sizes(t, k):
-    a, b = stats.crosstab_tests(t), stats.crosstab_tests(t * k)
+    a, b = stats.crosstab_tests(t, fisher=False), stats.crosstab_tests(t * k, fisher=False)
     assert b.pearson.statistic == pytest.approx(k * a.pearson.statistic, rel=1e-9, abs=1e-9)
     assert b.likelihood_ratio.statistic == pytest.approx(k * a.likelihood_ratio.statistic, rel=1e-9, abs=1e-9)
     assert b.cramers_v.estimate == pytest.approx(a.cramers_v.estimate, rel=1e-9, abs=1e-12)
@@ -326,7 +328,7 @@ def test_scaling_counts_scales_chi_square_and_keeps_effect_sizes(t, k):
 @settings(max_examples=40, deadline=None)
 @given(tables)
 def test_cramers_v_interval_contains_the_estimate(t):
-    v = stats.crosstab_tests(t).cramers_v
+    v = stats.crosstab_tests(t, fisher=False).cramers_v
     assert 0 <= v.ci_low <= v.estimate + 1e-12 and v.estimate <= v.ci_high + 1e-12 and v.ci_high <= 1
 
 
@@ -341,3 +343,85 @@ def test_cochran_armitage_reverse_order_flips_z(groups):
     fwd, rev = stats.cochran_armitage(x, n), stats.cochran_armitage(x[::-1], n[::-1])
     assert rev.z == pytest.approx(-fwd.z, rel=1e-9, abs=1e-9)
     assert rev.pvalue == pytest.approx(fwd.pvalue, rel=1e-9)
+
+
+# ----------------------------------------------------------- compare column proportions (SPSS BPROP)
+def test_column_letters_match_field_cats_example():
+    # [Field2018] Field, A. Discovering Statistics Using IBM SPSS Statistics, 5th ed., Sage 2018, ch. 19:
+    # 38 cats trained with food (28 danced), 162 with affection (48 danced); SPSS's crosstab gives the
+    # counts of each row the subscripts a (food) and b (affection): the proportions differ.
+    cats = pd.DataFrame([[28, 48], [10, 114]], index=["danced", "not"], columns=["food", "affection"])
+    res = stats.column_proportions(cats)
+    assert res.letters.to_numpy().tolist() == [["a", "b"], ["a", "b"]]
+    # by hand: p = 76/200 pooled, z = (28/38 - 48/162) / sqrt(p (1 - p) (1/38 + 1/162)) = 5.035; for a
+    # 2 x 2 table z^2 is Pearson's chi-square, which Field reports as chi^2(1) = 25.36
+    p = 76 / 200
+    z = (28 / 38 - 48 / 162) / math.sqrt(p * (1 - p) * (1 / 38 + 1 / 162))
+    assert res.tests.loc[0, "z"] == pytest.approx(z)
+    assert z * z == pytest.approx(25.36, abs=0.005)
+
+
+def test_column_letters_hand_worked_three_columns():
+    # 30/100, 40/100, 50/100: only the first and last differ after Bonferroni (3 pairs in the row):
+    # z13 = -0.2 / sqrt(0.4 * 0.6 * 0.02) = -2.887, p = 0.00389, x 3 = 0.0117 < 0.05;
+    # z12 = -0.1 / sqrt(0.35 * 0.65 * 0.02) = -1.483, p = 0.138 (and z23 likewise): a, ab, b
+    table = pd.DataFrame([[30, 40, 50], [70, 60, 50]], index=["yes", "no"], columns=["x", "y", "z"])
+    res = stats.column_proportions(table)
+    assert res.letters.loc["yes"].tolist() == ["a", "ab", "b"]
+    assert res.letters.loc["no"].tolist() == ["a", "ab", "b"]
+    row = res.tests[(res.tests["row"] == "yes") & (res.tests["column_a"] == "x") & (res.tests["column_b"] == "z")]
+    assert row["z"].item() == pytest.approx(-0.2 / math.sqrt(0.4 * 0.6 * 0.02))
+    assert row["pvalue_adjusted"].item() == pytest.approx(3 * 2 * stats.sps.norm.sf(0.2 / math.sqrt(0.0048)))
+    assert not res.any_excluded
+
+
+def test_column_with_proportion_zero_or_one_is_not_compared():
+    table = pd.DataFrame([[0, 10, 30], [5, 20, 10]], index=["yes", "no"], columns=["x", "y", "z"])
+    res = stats.column_proportions(table)
+    assert res.letters.loc["yes", "x"] == "" and res.letters.loc["no", "x"] == ""  # 0 and 1 in column x
+    assert res.any_excluded
+    assert set(res.tests["column_a"]) | set(res.tests["column_b"]) == {"y", "z"}
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 7).flatmap(
+        lambda n: st.tuples(
+            st.just(n), st.sets(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda p: p[0] < p[1]))
+        )
+    )
+)
+def test_compact_letters_share_a_letter_exactly_when_not_different(case):
+    n, differ = case
+    letters = stats.compact_letters(n, differ)
+    for i in range(n):
+        assert letters[i]
+        for j in range(i + 1, n):
+            shares = bool(set(letters[i]) & set(letters[j]))
+            assert shares == ((i, j) not in differ)
+
+
+def test_monte_carlo_fisher_shows_its_interval_and_says_so():
+    from cmestudy import i18n
+
+    hard = [[5, 3, 5, 2, 4], [3, 11, 3, 8, 2], [1, 2, 9, 3, 5], [7, 4, 1, 6, 3], [4, 0, 2, 0, 7]]
+    res = stats.crosstab_tests(hard, exact_seconds=0.0)  # no time for the exact p
+    assert res.fisher.method == "monte_carlo"
+    # R: fisher.test(hard, workspace = 2e8) gives 0.000475163252812858 (226 s here); the 99% interval holds it
+    assert res.fisher.ci[0] <= 0.000475163252812858 <= res.fisher.ci[1]
+    frame = res.to_frame()
+    assert frame.loc["fisher", "p_mc_low"] <= frame.loc["fisher", "p_monte_carlo"] <= frame.loc["fisher", "p_mc_high"]
+    assert "p_exact" not in frame.columns
+    for lang in ("en", "zh"):
+        i18n.set_language(lang)
+        try:
+            notes = dict(res.notes())  # numbers are written the way of the report's language
+            text = i18n.t("note.fisher_monte_carlo", lang, **notes["note.fisher_monte_carlo"])
+        finally:
+            i18n.set_language("en")
+        assert "99" in text and i18n.integer(res.fisher.samples, lang) in text
+    assert stats.crosstab_tests(hard, fisher=False).to_frame().index.tolist() == [
+        "pearson",
+        "likelihood_ratio",
+        "n_valid",
+    ]

@@ -24,6 +24,9 @@ SCHEDULER: str | None = None
 #: Longest a notebook cell may run, and a kernel may take to answer, in seconds (``--cell-timeout``).
 #: Generous: the longest cell of the study (ingest of a 100-million-row export) takes minutes.
 CELL_TIMEOUT = 1800.0
+#: Longest the exact Fisher test of one r x c table may run before it gives way to Monte Carlo with a 99%
+#: interval (as SPSS Exact Tests' ``TIMER``, whose default is 5 minutes), in seconds.
+EXACT_SECONDS = 60.0
 #: Notebooks 03-05 run side by side, this many at a time.
 JOBS = 3
 #: Seed of every simulation of the study (Monte Carlo p-values, prediction intervals), so that reruns agree.

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import fonts, i18n, tables
+from . import defaults, fonts, i18n, tables
 from .fileio import write_bytes, write_csv
 
 FIGURE_DPI = 300  # print resolution, for the PDF and the Word report alike
@@ -121,15 +121,19 @@ def _message(ident: str | None, values: dict, lang: str | None = None) -> str | 
 def show(
     frame: pd.DataFrame | pd.Series,
     caption: str,
-    note: str | None = None,
+    note: str | list | None = None,
     name: str | None = None,
     formats: dict | None = None,
     row_formats: dict | None = None,
     csv_only: bool = False,
     empty: str | None = None,
+    marks: pd.DataFrame | None = None,
     **values,
 ) -> None:
     """Display a table with its caption and note (message ids, filled with ``values``).
+
+    ``note`` may also be a list of notes, each a message id or (message id, its own values), printed
+    one per line; ``marks`` are subscripts on cells (see :func:`cmestudy.tables.layout`).
 
     The table is saved, labelled in the report's language, as CSV under ``OUTPUT/tables/``,
     named after the English caption (the same file name in every language). ``csv_only``
@@ -152,18 +156,23 @@ def show(
         )
     if csv_only:
         return
-    grid = tables.layout(frame, formats, row_formats)
-    cap, nt = _message(caption, values), _message(note, values)
+    grid = tables.layout(frame, formats, row_formats, marks)
+    cap = _message(caption, values)
+    notes = [
+        _message(n, values) if isinstance(n, str) else _message(n[0], {**values, **n[1]})
+        for n in ([note] if isinstance(note, str) else note or [])
+    ]
     texts = [
         cap,
-        nt,
+        *notes,
+        *grid.marks.values(),
         *grid.corner,
         *(cell[0] for row in grid.header for cell in row),
         *(h[0] for heads, _ in grid.rows for h in heads if h),
         *(c for _, cells in grid.rows for c in cells),
     ]
     _check(texts, f"table {i18n.plain(cap)!r}")
-    _display(tables.to_html(grid, cap, nt))
+    _display(tables.to_html(grid, cap, notes))
 
 
 def figure(fig, caption: str, name: str | None = None, **values) -> None:
@@ -236,10 +245,18 @@ def show_crosstab(result, year: int, pairwise: pd.DataFrame) -> None:
     """Everything SPSS Crosstabs prints for one year's mode x title table, and the pairwise tests."""
     from . import stats
 
+    letters = stats.column_proportions(result.observed, _STATE.get("values", {}).get("alpha", defaults.ALPHA))
+    marks = letters.letters.copy()
+    marks.index = pd.MultiIndex.from_tuples([(str(i), "count") for i in marks.index])
+    marks.columns = [str(c) for c in marks.columns]
+    notes = ["note.crosstab_counts", "note.column_letters"]
+    if letters.any_excluded:
+        notes.append("note.column_letters_excluded")
     show(
         result.percentages_frame(),
         "caption.crosstab_counts",
-        note="note.crosstab_counts",
+        note=notes,
+        marks=marks,
         year=year,
         row_formats={
             "count": i18n.integer,
@@ -256,13 +273,7 @@ def show_crosstab(result, year: int, pairwise: pd.DataFrame) -> None:
         year=year,
         formats={c: (lambda v: i18n.number(v, 2)) for c in both.columns},
     )
-    show(
-        result.to_frame(),
-        "caption.chi_square_tests",
-        note="note.low_expected",
-        year=year,
-        **result.low_expected.values(),
-    )
+    show(result.to_frame(), "caption.chi_square_tests", note=result.notes(), year=year)
     show(
         result.measures_frame(),
         "caption.symmetric_measures",

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import optimize
 from scipy import stats as sps
 
 from . import defaults
@@ -55,14 +55,6 @@ __all__ = [
     "format_p",
 ]
 
-#: Largest number of tables the exact r x c Fisher test enumerates before it turns to
-#: a seeded Monte Carlo estimate.
-FISHER_EXACT_LIMIT = 30_000_000
-FISHER_MC_SAMPLES = 20_000
-FISHER_SEED = defaults.SEED
-#: Relative tolerance for "at least as extreme" in Fisher's test (as R's fisher.test).
-FISHER_RELERR = 1 + 1e-7
-
 
 # --------------------------------------------------------------------------- results
 @dataclass(frozen=True)
@@ -73,7 +65,11 @@ class TestResult:
     statistic: float
     df: float | None
     pvalue: float
-    method: str = ""
+    method: str = ""  # for Fisher's test: "exact" or "monte_carlo"
+    ci: tuple[float, float] | None = None  # Monte Carlo only: the interval of the p-value
+    samples: int | None = None  # Monte Carlo only: tables drawn, and their seed
+    seed: int | None = None
+    seconds: float | None = None  # Monte Carlo only: the exact test's time budget that ran out
 
 
 @dataclass(frozen=True)
@@ -112,7 +108,7 @@ class CrosstabResult:
     yates: TestResult | None
     likelihood_ratio: TestResult
     linear_by_linear: TestResult | None
-    fisher: TestResult
+    fisher: TestResult | None
     phi: float
     cramers_v: EffectSize
     contingency_coefficient: float
@@ -127,27 +123,57 @@ class CrosstabResult:
         them in its language (SPSS's own words in English: "Pearson Chi-Square",
         "Asymptotic Significance (2-sided)", ...).
         """
+        mc = self.fisher is not None and self.fisher.method == "monte_carlo"
         rows = [("pearson", self.pearson, "asymptotic")]
         if self.yates is not None:
             rows.append(("yates", self.yates, "asymptotic"))
         rows.append(("likelihood_ratio", self.likelihood_ratio, "asymptotic"))
-        rows.append(("fisher", self.fisher, "exact"))
+        if self.fisher is not None:
+            rows.append(("fisher", self.fisher, "monte_carlo" if mc else "exact"))
         if self.linear_by_linear is not None:
             rows.append(("linear_by_linear", self.linear_by_linear, "asymptotic"))
-        out = pd.DataFrame(
-            [
-                {
-                    "value": np.nan if code == "fisher" else r.statistic,
-                    "df": r.df,
-                    "p_asymptotic": r.pvalue if kind == "asymptotic" else np.nan,
-                    "p_exact": r.pvalue if kind == "exact" else np.nan,
+        records = []
+        for code, r, kind in rows:
+            rec = {
+                "value": np.nan if code == "fisher" else r.statistic,
+                "df": r.df,
+                "p_asymptotic": r.pvalue if kind == "asymptotic" else np.nan,
+            }
+            if mc:  # SPSS's Monte Carlo columns: the estimate and its interval
+                rec |= {
+                    "p_monte_carlo": r.pvalue if kind == "monte_carlo" else np.nan,
+                    "p_mc_low": r.ci[0] if kind == "monte_carlo" else np.nan,
+                    "p_mc_high": r.ci[1] if kind == "monte_carlo" else np.nan,
                 }
-                for code, r, kind in rows
-            ],
-            index=[code for code, _, _ in rows],
-        )
-        out.loc["n_valid"] = [self.n, np.nan, np.nan, np.nan]
+            else:
+                rec["p_exact"] = r.pvalue if kind == "exact" else np.nan
+            records.append(rec)
+        out = pd.DataFrame(records, index=[code for code, _, _ in rows])
+        out.loc["n_valid"] = [self.n] + [np.nan] * (out.shape[1] - 1)
         out.index.name = "chi_square_tests"
+        return out
+
+    def notes(self) -> list[tuple[str, dict]]:
+        """The footnotes of the chi-square tests table, as (message id, values): cells with small
+        expected counts (SPSS's a.), and how Fisher's p-value was obtained (b.)."""
+        out = [("note.low_expected", self.low_expected.values())]
+        f = self.fisher
+        if f is None:
+            return out
+        if f.method == "monte_carlo":
+            from . import exact, i18n
+
+            values = {
+                "samples": i18n.integer(f.samples),
+                "seed": f.seed,
+                "low": i18n.p_value(f.ci[0]),
+                "high": i18n.p_value(f.ci[1]),
+                "seconds": i18n.integer(f.seconds),
+                "level_mc": i18n.level(exact.MC_CONFIDENCE),
+            }
+            out.append(("note.fisher_monte_carlo", values))
+        else:
+            out.append(("note.fisher_exact", {}))
         return out
 
     def measures_frame(self) -> pd.DataFrame:
@@ -275,66 +301,19 @@ def _linear_by_linear(o: np.ndarray, u: np.ndarray, v: np.ndarray) -> float:
     return float((n - 1) * r * r)
 
 
-def _fisher_2xc(o: np.ndarray) -> float | None:
-    """Exact two-sided Fisher p for a 2 x c table by enumeration, or None if too large.
+def _fisher(o: np.ndarray, seconds: float | None) -> TestResult:
+    """Fisher's exact test (Freeman-Halton for r x c) by :func:`cmestudy.exact.fisher_test`: exact, or
+    by Monte Carlo with its 99% interval where the exact p cannot be had within
+    ``seconds`` (default :data:`cmestudy.defaults.EXACT_SECONDS`)."""
+    from . import exact
 
-    p = sum of P(table) over tables with the observed margins and P(table) <= P(observed)
-    (the Freeman-Halton extension; [1] sec. 3.5.3), with R's relative tolerance 1e-7.
-    """
-    if o.shape[0] != 2:
-        o = o.T
-    cols = o.sum(axis=0).astype(int)
-    r0 = int(o[0].sum())
-    c = len(cols)
-    if r0 > o.sum() - r0:  # enumerate the smaller row
-        o, r0 = o[::-1], int(o.sum() - r0)
-    sizes = np.minimum(cols, r0) + 1
-    if np.prod(sizes[:-1].astype(float)) > FISHER_EXACT_LIMIT:
-        return None
-    n = int(cols.sum())
-    # log P(first row x) = const - sum_j [log x_j! + log (col_j - x_j)!]; the bracket is tabulated per column.
-    log_fact = special.gammaln(np.arange(n + 1) + 1.0)
-    const = log_fact[cols].sum() - log_fact[n] + log_fact[r0] + log_fact[n - r0]
-    part = [log_fact[: min(cols[j], r0) + 1] + log_fact[cols[j] - np.arange(min(cols[j], r0) + 1)] for j in range(c)]
-    lp_obs = const - sum(part[j][int(o[0, j])] for j in range(c))
-    thresh = lp_obs + math.log(FISHER_RELERR)
-    total = 0.0
-    # Enumerate the first c-2 cells; the last two follow from one free cell and the row margin.
-    head_ranges = [range(0, min(cols[j], r0) + 1) for j in range(c - 2)]
-    last2 = cols[c - 2 :]
-    for head in itertools.product(*head_ranges):
-        rest = r0 - sum(head)
-        if rest < 0:
-            continue
-        lo, hi = max(0, rest - last2[1]), min(last2[0], rest)
-        if lo > hi:
-            continue
-        x1 = np.arange(lo, hi + 1)
-        lp = const - sum(part[j][head[j]] for j in range(c - 2)) - part[c - 2][x1] - part[c - 1][rest - x1]
-        sel = lp <= thresh
-        if sel.any():
-            total += float(np.exp(lp[sel]).sum())
-    return min(1.0, total)
-
-
-def _fisher(o: np.ndarray) -> TestResult:
-    oi = o.astype(int)
-    if o.shape == (2, 2):
-        p = float(sps.fisher_exact(oi).pvalue)
-        return TestResult("Fisher's exact test", np.nan, None, p, "exact (hypergeometric)")
-    if 2 in o.shape:
-        p = _fisher_2xc(o)
-        if p is not None:
-            return TestResult("Fisher's exact test", np.nan, None, p, "exact (Freeman-Halton, full enumeration)")
-    rng = np.random.default_rng(FISHER_SEED)
-    res = sps.fisher_exact(oi, method=sps.MonteCarloMethod(n_resamples=FISHER_MC_SAMPLES, rng=rng))
-    return TestResult(
-        "Fisher's exact test",
-        np.nan,
-        None,
-        float(res.pvalue),
-        f"Monte Carlo, {FISHER_MC_SAMPLES:,} tables, seed {FISHER_SEED}",
-    )
+    seconds = defaults.EXACT_SECONDS if seconds is None else seconds
+    res = exact.fisher_test(o.astype(np.int64), seconds)
+    name = "Fisher's exact test"
+    if res.method == "exact":
+        return TestResult(name, np.nan, None, res.pvalue, "exact")
+    ci = (res.ci_low, res.ci_high)
+    return TestResult(name, np.nan, None, res.pvalue, "monte_carlo", ci, res.samples, res.seed, seconds)
 
 
 def _noncentral_chi2_ci(stat: float, df: int, confidence: float) -> tuple[float, float]:
@@ -360,7 +339,14 @@ def _noncentral_chi2_ci(stat: float, df: int, confidence: float) -> tuple[float,
 
 
 # --------------------------------------------------------------------------- public API
-def crosstab_tests(observed, row_scores=None, col_scores=None, confidence: float = 0.95) -> CrosstabResult:
+def crosstab_tests(
+    observed,
+    row_scores=None,
+    col_scores=None,
+    confidence: float = 0.95,
+    fisher: bool = True,
+    exact_seconds: float | None = None,
+) -> CrosstabResult:
     """Tests of independence for an r x c table of counts, as SPSS Crosstabs reports them.
 
     Parameters
@@ -373,6 +359,12 @@ def crosstab_tests(observed, row_scores=None, col_scores=None, confidence: float
         dimension has no scores the test is not computed (``None``).
     confidence : float
         Confidence level of the interval for Cramer's V.
+    fisher : bool
+        Compute Fisher's exact test (``False``: ``fisher`` is None, for callers that need only
+        the other statistics and not the time an exact r x c test can take).
+    exact_seconds : float, optional
+        Time budget of the exact Fisher test before the Monte Carlo estimate is used instead
+        (default :data:`cmestudy.defaults.EXACT_SECONDS`).
 
     Returns
     -------
@@ -454,7 +446,7 @@ def crosstab_tests(observed, row_scores=None, col_scores=None, confidence: float
         yates=yates,
         likelihood_ratio=lr,
         linear_by_linear=lbl,
-        fisher=_fisher(o),
+        fisher=_fisher(o, exact_seconds) if fisher else None,
         phi=phi,
         cramers_v=v_ci,
         contingency_coefficient=math.sqrt(x2 / (x2 + n)),
@@ -465,19 +457,116 @@ def crosstab_tests(observed, row_scores=None, col_scores=None, confidence: float
 
 
 def _adjust(p: np.ndarray, method: str) -> np.ndarray:
-    """Bonferroni: min(1, m p). Holm: step-down max_{j<=i} min(1, (m-j+1) p_(j))."""
-    m = len(p)
+    """Bonferroni (min(1, m p)) or Holm's step-down adjustment, by ``statsmodels.stats.multitest``."""
+    from statsmodels.stats.multitest import multipletests
+
     if method == "none":
-        return p.copy()
-    if method == "bonferroni":
-        return np.minimum(1.0, p * m)
-    if method == "holm":
-        order = np.argsort(p, kind="stable")
-        adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-        out = np.empty(m)
-        out[order] = adj
-        return out
-    raise ValueError(f"adjust must be 'bonferroni', 'holm' or 'none'; got {method!r}")
+        return np.asarray(p, dtype=float).copy()
+    if method not in ("bonferroni", "holm"):
+        raise ValueError(f"adjust must be 'bonferroni', 'holm' or 'none'; got {method!r}")
+    if len(p) == 0:
+        return np.asarray(p, dtype=float)
+    return multipletests(p, method=method)[1]
+
+
+@dataclass(frozen=True)
+class ColumnProportions:
+    """SPSS's "compare column proportions" of one table (see :func:`column_proportions`)."""
+
+    letters: pd.DataFrame  # indexed as the table: each cell's subscript letters ("" = not compared)
+    tests: pd.DataFrame  # one row per row and pair of columns compared
+    alpha: float
+
+    @property
+    def any_excluded(self) -> bool:
+        """Whether some cell was not compared (its column proportion is 0 or 1)."""
+        return bool((self.letters == "").to_numpy().any())
+
+
+def compact_letters(n: int, differ) -> list[str]:
+    """Letters for n groups such that two groups share a letter unless their pair is in ``differ``
+    (the compact letter display; insert-and-absorb algorithm of Piepho 2004).
+
+    Start from one letter for all; for each pair (i, j) that differs, every letter held by both is
+    split in two, one without i and one without j; letters whose groups are within another's are
+    absorbed. Letters are then named a, b, ... in the order of their first group.
+
+    >>> compact_letters(3, {(0, 2)})
+    ['a', 'ab', 'b']
+    >>> compact_letters(2, set())
+    ['a', 'a']
+
+    Piepho, H.-P. (2004). An algorithm for a letter-based representation of all-pairwise
+    comparisons. Journal of Computational and Graphical Statistics 13(2), 456-466.
+    """
+    groups = [frozenset(range(n))] if n else []
+    for i, j in sorted(differ):
+        split = []
+        for g in groups:
+            split += [g - {i}, g - {j}] if i in g and j in g else [g]
+        groups = [g for k, g in enumerate(split) if not any(g < h or (g == h and m < k) for m, h in enumerate(split))]
+    groups.sort(key=sorted)
+    names = [chr(ord("a") + k) if k < 26 else chr(ord("A") + k - 26) for k in range(len(groups))]
+    return ["".join(name for name, g in zip(names, groups) if i in g) for i in range(n)]
+
+
+def column_proportions(observed, alpha: float = defaults.ALPHA) -> ColumnProportions:
+    """SPSS's "compare column proportions" (CROSSTABS ``/CELLS=BPROP``; Custom Tables): within each row,
+    every pair of columns is compared by a two-sided z-test of two independent proportions with the
+    pooled variance,
+
+    .. math:: z = \\frac{\\hat p_j - \\hat p_k}{\\sqrt{\\hat p (1 - \\hat p)(1/n_j + 1/n_k)}}, \\quad
+              \\hat p_j = n_{ij}/n_{+j}, \\quad \\hat p = (n_{ij} + n_{ik}) / (n_{+j} + n_{+k}),
+
+    (``statsmodels.stats.proportion.proportions_ztest``), its p-value Bonferroni-adjusted for the
+    pairs compared in that row (``statsmodels.stats.multitest``). A column whose proportion in the row
+    is 0 or 1 is not compared (SPSS's footnote). Cells that share no letter differ at ``alpha``
+    (:func:`compact_letters`).
+
+    >>> cats = pd.DataFrame([[28, 48], [10, 114]], index=["danced", "not"], columns=["food", "affection"])
+    >>> column_proportions(cats).letters.loc["danced"].tolist()   # Field (2018), chapter 19: a vs b
+    ['a', 'b']
+
+    IBM SPSS Statistics 29 Algorithms, "CTABLES: Column proportions tests"; Field, A. (2018).
+    Discovering Statistics Using IBM SPSS Statistics, 5th ed., chapter 19 (cats trained with food or
+    affection, by whether they danced: the crosstab's counts carry the subscripts a and b).
+    """
+    from statsmodels.stats.proportion import proportions_ztest
+
+    t = _as_table(observed)
+    n_col = t.sum(axis=0).to_numpy()
+    letters = pd.DataFrame("", index=t.index, columns=t.columns)
+    records = []
+    for row in t.index:
+        counts = t.loc[row].to_numpy()
+        share = np.divide(counts, n_col, out=np.full(len(counts), np.nan), where=n_col > 0)
+        compared = [j for j in range(len(counts)) if n_col[j] > 0 and 0 < share[j] < 1]
+        pairs = list(itertools.combinations(compared, 2))
+        rows = []
+        for j, k in pairs:
+            z, p = proportions_ztest([counts[j], counts[k]], [n_col[j], n_col[k]])
+            rows.append(
+                {
+                    "row": row,
+                    "column_a": t.columns[j],
+                    "column_b": t.columns[k],
+                    "prop_a": share[j],
+                    "prop_b": share[k],
+                    "z": float(z),
+                    "pvalue": float(p),
+                }
+            )
+        if rows:
+            adjusted = _adjust(np.array([r["pvalue"] for r in rows]), "bonferroni")
+            for r, p in zip(rows, adjusted):
+                r["pvalue_adjusted"] = float(p)
+                r["significant"] = bool(p < alpha)
+        differ = {(compared.index(j), compared.index(k)) for (j, k), r in zip(pairs, rows) if r["significant"]}
+        for j, mark in zip(compared, compact_letters(len(compared), differ)):
+            letters.iat[t.index.get_loc(row), j] = mark
+        records += rows
+    columns = ["row", "column_a", "column_b", "prop_a", "prop_b", "z", "pvalue", "pvalue_adjusted", "significant"]
+    return ColumnProportions(letters, pd.DataFrame(records, columns=columns), alpha)
 
 
 def pairwise_tests(observed, pairs=None, axis: str = "columns", adjust: str = "bonferroni") -> pd.DataFrame:

@@ -18,7 +18,7 @@ import html
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -30,6 +30,9 @@ P_CODES = {
     "p_adjusted",
     "p_asymptotic",
     "p_exact",
+    "p_monte_carlo",
+    "p_mc_low",
+    "p_mc_high",
     "p_trend",
     "p_naive",
     "p_design",
@@ -49,6 +52,7 @@ class Layout:
     corner: list[str]  # labels of the index levels (the header's corner)
     rows: list[tuple[list[tuple[str, int] | None], list[str]]]  # (row-label cells with rowspan or None, cells)
     numeric: list[bool]  # per column: right-aligned numbers
+    marks: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, column) -> subscript letters
 
 
 def _code(col) -> str:
@@ -112,8 +116,12 @@ def _runs(values: list) -> list[tuple[object, int]]:
     return out
 
 
-def layout(frame: pd.DataFrame, formats: dict | None = None, row_formats: dict | None = None) -> Layout:
-    """Label and format a table (see the module docstring)."""
+def layout(
+    frame: pd.DataFrame, formats: dict | None = None, row_formats: dict | None = None, marks: pd.DataFrame | None = None
+) -> Layout:
+    """Label and format a table (see the module docstring). ``marks``, a frame of text indexed like part of
+    ``frame``, are printed as subscripts after the values they share an index and column with (SPSS's
+    column-proportion letters)."""
     cols = list(frame.columns)
     fmt = {c: formatter(_code(c), frame[c]) for c in cols}
     fmt.update({c: _as_callable(f) for c, f in (formats or {}).items() if c in fmt})
@@ -151,7 +159,13 @@ def layout(frame: pd.DataFrame, formats: dict | None = None, row_formats: dict |
         )
         rows.append((heads, cells))
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in cols]
-    return Layout(header, corner, rows, numeric)
+    placed = {}
+    if marks is not None:
+        for r, key in enumerate(frame.index):
+            for j, c in enumerate(cols):
+                if key in marks.index and c in marks.columns and (m := marks.at[key, c]) and not _is_missing(m):
+                    placed[(r, j)] = str(m)
+    return Layout(header, corner, rows, numeric, placed)
 
 
 # *italic* between any characters but Latin letters and digits (so that Chinese text may touch it: 校正后*P*=0.02)
@@ -168,8 +182,8 @@ def inline(text: str) -> str:
     return _EM.sub(r"<em>\1</em>", s)
 
 
-def to_html(table: Layout, caption: str, note: str | None = None) -> str:
-    """A three-line HTML table with its caption and note (caption and note may carry markup)."""
+def to_html(table: Layout, caption: str, note: str | list[str] | None = None) -> str:
+    """A three-line HTML table with its caption and note, or notes one per line (both may carry markup)."""
     # the caption is a paragraph above the table, not a <caption>, so that it may be wider than a narrow table
     out = [
         '<div class="cme-table-wrap">',
@@ -188,18 +202,20 @@ def to_html(table: Layout, caption: str, note: str | None = None) -> str:
             out.append(f"<th{attrs}{' class=spans-down' if depth > 1 else ''}>{inline(label)}</th>")
         out.append("</tr>")
     out.append("</thead><tbody>")
-    for heads, cells in table.rows:
+    for r, (heads, cells) in enumerate(table.rows):
         out.append("<tr>")
         for h in heads:
             if h is not None:
                 label, span = h
                 out.append(f'<th class="row"{f" rowspan={span}" if span > 1 else ""}>{inline(label)}</th>')
-        for value, num in zip(cells, table.numeric):
-            out.append(f"<td{' class=num' if num else ''}>{html.escape(value)}</td>")
+        for j, (value, num) in enumerate(zip(cells, table.numeric)):
+            mark = table.marks.get((r, j))
+            sub = f'<sub class="cme-letters">{html.escape(mark)}</sub>' if mark else ""
+            out.append(f"<td{' class=num' if num else ''}>{html.escape(value)}{sub}</td>")
         out.append("</tr>")
     out.append("</tbody></table>")
-    if note:
-        out.append(f'<p class="cme-note">{inline(note)}</p>')
+    for line in [note] if isinstance(note, str) else note or []:
+        out.append(f'<p class="cme-note">{inline(line)}</p>')
     out.append("</div>")
     return "".join(out)
 

@@ -378,10 +378,10 @@ class Writer:
             for row in table.rows:
                 row.cells[c].width = width
         three_line(table, len(head))
-        note = node.getparent().find("p[@class='cme-note']") if node.getparent() is not None else None
-        if note is not None:
+        notes = node.getparent().findall("p[@class='cme-note']") if node.getparent() is not None else []
+        for note in notes:
             self.paragraph(note, size=CAPTION_PT)
-        else:
+        if not notes:
             self.doc.add_paragraph().paragraph_format.space_after = Pt(2)
 
     def figure(self, node, numbered: bool):
