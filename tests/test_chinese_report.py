@@ -55,6 +55,20 @@ ALLOWED = {
     "Patel",
     "Exact",
     "Tests",  # SPSS Exact Tests, the product
+    "Rao",
+    "Scott",
+    "Lumley",
+    "Liang",
+    "Zeger",
+    "Woolf",
+    "GEE",
+    "OR",
+    "ICC",
+    "logistic",
+    "log",
+    "Chisq",  # svychisq's statistic = "Chisq"
+    "F",
+    "C",
     "R",  # methods, their authors, symbols (footnote and column letters), and R (whose prop.trend.test is cited)
     "Python",
     "pandas",

@@ -7,6 +7,7 @@ Occupation and Health 41(6): 838-844), independently of data/raw/published.yml.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
@@ -108,3 +109,28 @@ def test_comparison_tables_split_figures_and_statements(study):
     chi2 = figures["figure"].str.startswith("χ²")
     assert chi2.sum() == 9 and figures.loc[chi2, "reported_p"].str.startswith("consistent").all()
     assert claims["holds"].all()
+
+
+def test_the_reconstruction_clusters_titles_in_projects(study):
+    # reconstruction.yml's title_mix: each project draws its own title mix, so the design effect of the
+    # yearly mode x title test is well above 1 (it is about 1 when titles are drawn independently of
+    # projects, as before: R survey::svychisq on that data gave F = 11.52 on 1.96 and 82.2 df for 2021)
+    from cmestudy import association, design
+
+    tests = association.mode_title_tests(study.learners, study.years)
+    clustered = design.design_tests(study.learners, tests)
+    for year, d in clustered.items():
+        assert d.table.mean_deff > 2, year
+        assert d.table.pearson == pytest.approx(ABSTRACT_CHI2[year][0], abs=0.0005)  # the naive X^2 is unchanged
+
+
+def test_title_mixes_follow_the_concentration():
+    # Dirichlet(kappa * m): the spread of a grade's share across projects shrinks as kappa grows,
+    # var = m (1 - m) / (kappa + 1)
+    register = pd.DataFrame({"discipline": ["Nursing"] * 4000})
+    spec = {"concentration": 9.0, "default": {"junior": 0.3, "intermediate": 0.4, "senior": 0.3}}
+    spec["disciplines"] = {"Nursing": {"junior": 0.5, "intermediate": 0.3, "senior": 0.2}}
+    mix = reconstruct.title_mixes({"title_mix": spec}, register, np.random.default_rng(1))
+    assert mix.sum(axis=1) == pytest.approx(1.0)
+    assert mix.mean(axis=0) == pytest.approx([0.5, 0.3, 0.2], abs=0.01)
+    assert mix[:, 0].var() == pytest.approx(0.5 * 0.5 / 10, rel=0.1)

@@ -228,3 +228,64 @@ def effect_sizes(tests: dict, alpha: float) -> list[str]:
             )
         )
     return out
+
+
+def robustness(tests, design: dict, alpha: float) -> list[str]:
+    """What survives once learners are clustered in projects: the effective sample sizes, which
+    yearly associations and pairwise comparisons remain significant by the Rao-Scott F test, and
+    how the GEE odds ratios compare with the naive ones (:mod:`cmestudy.design`)."""
+    if not design:
+        return []
+
+    def years(ys) -> str:
+        return t("punct.enum_sep").join(t("narrative.robust.year", year=y) for y in ys)
+
+    rs = {y: d.table for y, d in design.items()}
+    items = [
+        t("narrative.robust.effective_item", year=y, n_eff=i18n.integer(round(r.n_effective)), n=i18n.integer(r.n))
+        for y, r in rs.items()
+    ]
+    deffs = [r.mean_deff for r in rs.values()]
+    out = [
+        t(
+            "narrative.robust.effective",
+            items=t("punct.list_sep").join(items),
+            deff_low=i18n.number(min(deffs), 1),
+            deff_high=i18n.number(max(deffs), 1),
+        )
+    ]
+    naive = [y for y in rs if tests[y].result.pearson.pvalue < alpha]
+    robust = [y for y in rs if rs[y].p_f < alpha]
+    kept = [y for y in naive if y in robust]
+    lost = [y for y in naive if y not in robust]
+    gained = [y for y in robust if y not in naive]
+    if not naive:
+        out.append(t("narrative.robust.none_naive", alpha=alpha))
+    elif not lost:
+        out.append(t("narrative.robust.all_kept", kept=years(kept), alpha=alpha))
+    elif kept:
+        out.append(t("narrative.robust.some_lost", kept=years(kept), lost=years(lost), alpha=alpha))
+    else:
+        out.append(t("narrative.robust.none_kept", lost=years(lost), alpha=alpha))
+    if gained:
+        out.append(t("narrative.robust.gained", years=years(gained), alpha=alpha))
+    pairs = pd.concat([d.pairwise for d in design.values()], ignore_index=True)
+    if len(pairs):
+        sig = pairs[pairs["p_adjusted"] < alpha]
+        out.append(t("narrative.robust.pairs", naive=len(sig), kept=int((sig["p_f_adjusted"] < alpha).sum())))
+    ors = pd.concat([d.odds_ratios for d in design.values()], ignore_index=True)
+    if len(ors):
+        out.append(
+            t(
+                "narrative.robust.gee",
+                icc_low=i18n.number(ors["icc"].min(), 3),
+                icc_high=i18n.number(ors["icc"].max(), 3),
+                se_low=i18n.number(ors["se_ratio"].min(), 1),
+                se_high=i18n.number(ors["se_ratio"].max(), 1),
+                max_diff=i18n.number(100 * (ors["or_gee"] / ors["or_naive"] - 1).abs().max(), 0),
+                gee_k=int(((ors["or_gee_low"] > 1) | (ors["or_gee_high"] < 1)).sum()),
+                naive_k=int(((ors["or_naive_low"] > 1) | (ors["or_naive_high"] < 1)).sum()),
+                total=len(ors),
+            )
+        )
+    return out

@@ -17,8 +17,12 @@ documented raw format whose aggregates reproduce every published figure
    broken by cell values), so the solution is unique and deterministic.
 2. **Lay out projects.** Projects per year, level and mode, disciplines (with live
    delivery reaching ``live_disciplines[year]`` disciplines), sizes weighted by level.
-3. **Generate enrolments.** Each (year, mode, grade) count is split over that year's
-   projects of that mode by a seeded multinomial draw; each learner gets a specific
+3. **Generate enrolments.** Each project draws its own mix of title grades around its
+   discipline's mix (Dirichlet, ``title_mix`` in the assumptions), so that learners are
+   clustered in projects as in real exports. Each (year, mode, grade) count is split over
+   that year's projects of that mode by a seeded multinomial draw with probabilities
+   proportional to the project's size times its share of the grade (so the yearly tables,
+   and every published figure, stay as solved); each learner gets a specific
    professional title of the grade (e.g. 主治医师 for intermediate) and a pseudonymous
    learner id from a seeded pool, so some learners attend several projects.
 
@@ -330,19 +334,41 @@ def _project_register(a: dict, years: list[int], rng: np.random.Generator) -> pd
     return pd.DataFrame(rows)
 
 
+def title_mixes(a: dict, register: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Each project's own mix of title grades (rows: projects of the register; columns: GRADES).
+
+    A project's mix is drawn from a Dirichlet distribution whose mean is its discipline's mix
+    (``title_mix.disciplines``, or ``title_mix.default``) and whose concentration is
+    ``title_mix.concentration``: the smaller it is, the more projects of one discipline differ.
+    Without ``title_mix`` every project has the same mix (no clustering of titles).
+    """
+    spec = a.get("title_mix")
+    if not spec:  # no clustering assumed: every project the same mix, titles split by size alone
+        return np.ones((len(register), len(GRADES)))
+    kappa = float(spec["concentration"])
+    by_discipline = spec.get("disciplines") or {}
+    out = np.empty((len(register), len(GRADES)))
+    for i, disc in enumerate(register["discipline"]):
+        mean = by_discipline.get(disc, spec["default"])
+        m = np.array([float(mean[g]) for g in GRADES])
+        out[i] = rng.dirichlet(kappa * m / m.sum())
+    return out
+
+
 def _enrolments(
     a: dict, register: pd.DataFrame, solutions: list[YearSolution], rng: np.random.Generator
 ) -> pd.DataFrame:
     size = register["level"].map(a["size_by_level"]).astype(float).to_numpy()
     weights = size * rng.gamma(6.0, 1.0, size=len(register))
+    mix = title_mixes(a, register, rng)
     parts = []
     for sol in solutions:
         for mode, row in (("live", sol.live), ("face_to_face", sol.face_to_face)):
             mask = ((register["year"] == sol.year) & (register["_mode"] == mode)).to_numpy()
             ids = register.loc[mask, "project_id"].to_numpy()
-            w = weights[mask] / weights[mask].sum()
-            for grade, total in zip(GRADES, row):
-                per_project = rng.multinomial(total, w)
+            for g, (grade, total) in enumerate(zip(GRADES, row)):
+                w = weights[mask] * mix[mask, g]
+                per_project = rng.multinomial(total, w / w.sum())
                 titles = a["titles"][grade]
                 names = list(titles)
                 probs = np.array([titles[t] for t in names], float)

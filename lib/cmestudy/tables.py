@@ -38,6 +38,7 @@ P_CODES = {
     "p_design",
     "p_f",
     "p_chisq",
+    "p_f_adjusted",
     "p_reproduced",
 }
 YEAR_CODES = {"year", "from", "to", "first_live_year", "first_year", "last_year"}

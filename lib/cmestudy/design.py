@@ -1,0 +1,417 @@
+"""Inference that respects the design: learners are clustered in projects.
+
+Delivery mode is a project's attribute, and a project draws its own mix of titles, so the
+enrolments of one project are not independent observations. This module gives the
+design-based tests beside the naive ones, with projects as clusters (primary sampling units,
+sampled with replacement, every learner weight 1), and a model-based check:
+
+rao_scott             Rao-Scott first- and second-order corrected Pearson chi-square of an
+                      r x c table from per-cluster counts (as R's ``survey::svychisq``)
+cell_design_effects   the design effect of each cell proportion (``svymean(deff = "replace")``)
+design_tests          the yearly mode x title tests and the pairwise 2 x 2 comparisons, naive
+                      and design-based, with effective sample sizes
+clustered_odds_ratios odds ratios of each title against the reference by mode, from a
+                      logistic GEE with exchangeable correlation within projects, beside the
+                      naive odds ratio
+robustness_table      the report's tables: naive vs design-based tests by year, the pairwise
+pairwise_table        comparisons, and the odds ratios
+odds_ratio_table
+
+References
+----------
+.. [1] Rao, J. N. K. & Scott, A. J. (1984). On chi-squared tests for multiway contingency tables
+       with cell proportions estimated from survey data. Annals of Statistics 12(1), 46-60.
+.. [2] Lumley, T. (2010). Complex Surveys: A Guide to Analysis Using R. Wiley, sec. 6.2; and the
+       documentation and source of ``svychisq`` in the R package survey 4.1.
+.. [3] Liang, K.-Y. & Zeger, S. L. (1986). Longitudinal data analysis using generalized linear
+       models. Biometrika 73(1), 13-22 (GEE; ``statsmodels.genmod.GEE``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from .schema import GRADES, MODES
+
+__all__ = [
+    "RaoScott",
+    "rao_scott",
+    "cluster_tables",
+    "DesignYear",
+    "design_tests",
+    "clustered_odds_ratios",
+    "robustness_table",
+    "pairwise_table",
+    "odds_ratio_table",
+    "cell_deff_table",
+]
+
+
+@dataclass(frozen=True)
+class RaoScott:
+    """Naive and design-based Pearson tests of one r x c table (see :func:`rao_scott`)."""
+
+    n: int
+    clusters: int
+    df: int
+    pearson: float  # naive X^2
+    pearson_p: float
+    f: float  # second-order: F = X^2 / tr(Delta) on (d0, d0 * nu) df
+    ndf: float
+    ddf: float
+    p_f: float
+    chisq: float  # first-order: X^2 / mean(delta) on df
+    p_chisq: float
+    deffs: np.ndarray  # generalized design effects: eigenvalues of Delta
+    cell_deff: pd.DataFrame  # design effect of each cell proportion
+
+    @property
+    def mean_deff(self) -> float:
+        """The mean generalized design effect, delta-bar = tr(Delta) / df."""
+        return float(np.sum(self.deffs) / self.df)
+
+    @property
+    def n_effective(self) -> float:
+        """The effective sample size of the test, N / delta-bar."""
+        return self.n / self.mean_deff
+
+
+def _dummies(levels: np.ndarray) -> np.ndarray:
+    """Treatment-coded dummies of a factor (first level the reference), as R's ``model.matrix``."""
+    k = int(levels.max()) + 1
+    return (levels[:, None] == np.arange(1, k)[None, :]).astype(float)
+
+
+def rao_scott(cluster_counts, index=None, columns=None) -> RaoScott:
+    """Rao-Scott corrected Pearson chi-square of an r x c table whose counts come in clusters.
+
+    Parameters
+    ----------
+    cluster_counts : array_like, shape (C, r, c)
+        The table's counts within each of C clusters (projects); units are weighted 1 and the
+        clusters are taken as sampled with replacement, as ``svydesign(ids = ~cluster)``.
+    index, columns : sequence, optional
+        Labels of the rows and columns, for the cell design effects.
+
+    Returns
+    -------
+    RaoScott
+
+    Notes
+    -----
+    With :math:`N` units, cell proportions :math:`\\hat p_k = n_k / N` (cells in column-major
+    order), cluster sizes :math:`m_c` and cluster counts :math:`n_{ck}`, the linearised covariance
+    of :math:`\\hat p` is ([2] sec. 2.3)
+
+    .. math:: V = \\frac{C}{C-1} \\sum_c z_c z_c^T, \\qquad z_{ck} = (n_{ck} - m_c \\hat p_k) / N.
+
+    Let :math:`X_C` be the interaction columns of the saturated model of the r x c layout made
+    orthogonal to the main effects (``qr.resid``), :math:`D = \\mathrm{diag}(\\hat p)`. The
+    generalized design effects are the eigenvalues :math:`\\delta_i` of
+
+    .. math:: \\Delta = (X_C^T D^{-1} X_C / N)^{-1} \\, X_C^T D^{-1} V D^{-1} X_C
+
+    ([1] eq. 3.2). With Pearson's :math:`X^2` of the table and :math:`\\nu = C - 1`:
+
+    * first order ([1] eq. 3.3): :math:`X^2 / \\bar\\delta \\sim \\chi^2_{(r-1)(c-1)}`,
+      :math:`\\bar\\delta = \\mathrm{tr}\\,\\Delta / ((r-1)(c-1))`;
+    * second order, F form ([1] sec. 4; [2] sec. 6.2.1):
+      :math:`F = X^2 / \\mathrm{tr}\\,\\Delta \\sim F(d_0, d_0 \\nu)`,
+      :math:`d_0 = (\\mathrm{tr}\\,\\Delta)^2 / \\mathrm{tr}(\\Delta^2)`.
+
+    These are ``svychisq(~row + col, svydesign(ids = ~cluster), statistic = "Chisq")`` and
+    ``statistic = "F"`` of the R package survey. The cell design effect is
+    :math:`V_{kk} (N - 1) / (\\hat p_k (1 - \\hat p_k))`, as ``svymean(..., deff = "replace")``.
+    With one unit per cluster every :math:`\\delta_i = N / (N - 1)`: the tests are the naive
+    ones up to that factor.
+
+    >>> one = np.zeros((4, 2, 2)); one[[0, 1, 2, 3], [0, 0, 1, 1], [0, 1, 0, 1]] = 1
+    >>> res = rao_scott(np.concatenate([one] * 10))
+    >>> round(res.mean_deff, 6), round(40 / 39, 6)   # one learner per cluster: N / (N - 1)
+    (1.025641, 1.025641)
+    """
+    t = np.asarray(cluster_counts, dtype=float)
+    if t.ndim != 3:
+        raise ValueError(f"cluster counts of shape (clusters, rows, columns) are needed, got shape {t.shape}")
+    t = t[t.sum(axis=(1, 2)) > 0]
+    n_c, r, c = t.shape
+    if n_c < 2:
+        raise ValueError("a design-based test needs at least two clusters with counts")
+    table = t.sum(axis=0)
+    n = float(table.sum())
+    if (table.sum(axis=0) == 0).any() or (table.sum(axis=1) == 0).any():
+        raise ValueError("every row and column of the table needs a count")
+    df = (r - 1) * (c - 1)
+
+    counts = t.transpose(0, 2, 1).reshape(n_c, r * c)  # column-major cells, rows varying fastest
+    p = counts.sum(axis=0) / n
+    m = counts.sum(axis=1)
+    z = (counts - m[:, None] * p[None, :]) / n
+    v = n_c / (n_c - 1) * (z.T @ z)
+
+    rows = np.tile(np.arange(r), c)
+    cols = np.repeat(np.arange(c), r)
+    x1 = np.column_stack([np.ones(r * c), _dummies(rows), _dummies(cols)])
+    dr, dc = _dummies(rows), _dummies(cols)
+    inter = np.column_stack([dr[:, i] * dc[:, j] for j in range(c - 1) for i in range(r - 1)])
+    q, _ = np.linalg.qr(x1)
+    cmat = inter - q @ (q.T @ inter)
+    inv_p = np.where(p > 0, 1 / np.where(p > 0, p, 1), 0.0)
+    denom = cmat.T @ (inv_p[:, None] / n * cmat)
+    numer = cmat.T @ (inv_p[:, None] * v * inv_p[None, :]) @ cmat
+    delta = np.linalg.solve(denom, numer)
+    trace, trace2 = float(np.trace(delta)), float(np.trace(delta @ delta))
+    deffs = np.sort(np.real(np.linalg.eigvals(delta)))[::-1]
+
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / n
+    x2 = float(((table - expected) ** 2 / expected).sum())
+    nu = n_c - 1
+    if trace2 > 0:
+        d0 = trace * trace / trace2
+        f = x2 / trace
+        first = x2 / (trace / df)
+    else:  # no cluster-to-cluster variation in the association: the design gives no test
+        d0 = f = first = np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):  # an empty cell has no design effect
+        cell = np.where(p > 0, np.diag(v) * (n - 1) / (p * (1 - p)), np.nan)
+    cell_deff = pd.DataFrame(
+        cell.reshape(c, r).T,
+        index=list(index) if index is not None else range(r),
+        columns=list(columns) if columns is not None else range(c),
+    )
+    return RaoScott(
+        n=int(round(n)),
+        clusters=int(n_c),
+        df=df,
+        pearson=x2,
+        pearson_p=float(sps.chi2.sf(x2, df)),
+        f=f,
+        ndf=d0,
+        ddf=d0 * nu,
+        p_f=float(sps.f.sf(f, d0, d0 * nu)),
+        chisq=first,
+        p_chisq=float(sps.chi2.sf(first, df)),
+        deffs=deffs,
+        cell_deff=cell_deff,
+    )
+
+
+def cluster_tables(learners: pd.DataFrame, year: int, grades=GRADES) -> tuple[np.ndarray, list[str]]:
+    """The mode x title counts of one year within each project: an array (projects, modes, grades)
+    in the order of ``MODES`` and ``grades``, and the project ids. Projects without a learner of
+    those grades are left out (they are not in the design of that table)."""
+    lr = learners[(learners.year == int(year)) & learners.grade.isin(list(grades))]
+    lr = lr[lr.learners > 0]
+    cube = (
+        lr.groupby(["project_id", "mode", "grade"], observed=True)
+        .learners.sum()
+        .unstack(["mode", "grade"], fill_value=0)
+        .reindex(columns=pd.MultiIndex.from_product([list(MODES), list(grades)]), fill_value=0)
+    )
+    counts = cube.to_numpy(dtype=float).reshape(len(cube), len(MODES), len(grades))
+    return counts, [str(p) for p in cube.index]
+
+
+@dataclass
+class DesignYear:
+    """The naive and design-based tests of one year (see :func:`design_tests`)."""
+
+    year: int
+    table: RaoScott
+    pairwise: pd.DataFrame  # one row per comparison: naive and design-based p, adjusted
+    odds_ratios: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def design_tests(
+    learners: pd.DataFrame, tests, adjust: str = "bonferroni", confidence: float = 0.95
+) -> dict[int, DesignYear]:
+    """Design-based tests beside the naive ones, for every year in ``tests``
+    (:func:`cmestudy.association.mode_title_tests`): the mode x title table by :func:`rao_scott`
+    with projects as clusters; each pairwise 2 x 2 comparison of the naive analysis on the
+    learners of its two titles (projects with a learner of either are its clusters), its
+    design-based p adjusted by ``adjust`` within the year as the naive ones are; and the
+    clustered odds ratios (:func:`clustered_odds_ratios`)."""
+    from .stats import _adjust
+
+    out = {}
+    for year, t in tests.items():
+        grades = [str(g) for g in t.result.observed.columns]
+        counts, _ = cluster_tables(learners, year, grades)
+        table = rao_scott(counts, index=list(MODES), columns=grades)
+        rows = []
+        for _, pw in t.pairwise.iterrows():
+            pair = [str(pw["first"]), str(pw["second"])]
+            sub, _ = cluster_tables(learners, year, pair)
+            rs = rao_scott(sub, index=list(MODES), columns=pair)
+            rows.append(
+                {
+                    "first": pair[0],
+                    "second": pair[1],
+                    "n": rs.n,
+                    "clusters": rs.clusters,
+                    "chi2": rs.pearson,
+                    "p": rs.pearson_p,
+                    "p_adjusted": pw["pvalue_adjusted"],
+                    "f": rs.f,
+                    "ndf": rs.ndf,
+                    "ddf": rs.ddf,
+                    "p_f": rs.p_f,
+                    "p_chisq": rs.p_chisq,
+                    "mean_deff": rs.mean_deff,
+                    "n_effective": rs.n_effective,
+                }
+            )
+        pairwise = pd.DataFrame(rows)
+        if len(pairwise):
+            pairwise["p_f_adjusted"] = _adjust(pairwise["p_f"].to_numpy(), adjust)
+        ors = clustered_odds_ratios(learners, year, [(r["first"], r["second"]) for r in rows], confidence)
+        out[int(year)] = DesignYear(int(year), table, pairwise, ors)
+    return out
+
+
+def clustered_odds_ratios(learners: pd.DataFrame, year: int, pairs, confidence: float = 0.95) -> pd.DataFrame:
+    """Odds of the first title of each pair against the second, live vs face-to-face: naive and
+    with learners clustered in projects.
+
+    For the learners of the two titles in ``year``, the logistic model
+    :math:`\\mathrm{logit}\\, P(\\text{first}) = \\beta_0 + \\beta_1 \\cdot \\text{live}` is fitted
+    by GEE ([3]) with an exchangeable working correlation within projects
+    (``statsmodels.genmod.GEE``, robust sandwich covariance); :math:`e^{\\beta_1}` is the odds
+    ratio, with its Wald interval at ``confidence``, and the exchangeable correlation is the
+    estimated intra-project correlation of the title. The naive odds ratio is the 2 x 2 table's,
+    with Woolf's interval (the same model fitted as if learners were independent).
+    """
+    import statsmodels.api as sm
+
+    z = sps.norm.ppf(0.5 + confidence / 2)
+    rows = []
+    for first, second in pairs:
+        lr = learners[(learners.year == int(year)) & learners.grade.isin([first, second]) & (learners.learners > 0)]
+        lr = lr.loc[lr.index.repeat(lr.learners.to_numpy())]
+        y = (lr.grade.astype(str) == first).to_numpy(dtype=float)
+        live = (lr["mode"].astype(str) == "live").to_numpy(dtype=float)
+        a, b = np.sum(y * live), np.sum((1 - y) * live)
+        c, d = np.sum(y * (1 - live)), np.sum((1 - y) * (1 - live))
+        naive = np.log(a * d / (b * c))
+        se_naive = np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+        model = sm.GEE(
+            y,
+            sm.add_constant(live, has_constant="add"),
+            groups=pd.factorize(lr.project_id)[0],
+            family=sm.families.Binomial(),
+            cov_struct=sm.cov_struct.Exchangeable(),
+        )
+        fit = model.fit()
+        beta, se = float(fit.params[1]), float(fit.bse[1])
+        rows.append(
+            {
+                "first": first,
+                "second": second,
+                "or_naive": np.exp(naive),
+                "or_naive_low": np.exp(naive - z * se_naive),
+                "or_naive_high": np.exp(naive + z * se_naive),
+                "or_gee": np.exp(beta),
+                "or_gee_low": np.exp(beta - z * se),
+                "or_gee_high": np.exp(beta + z * se),
+                "p_gee": float(2 * sps.norm.sf(abs(beta / se))),
+                "icc": float(fit.cov_struct.dep_params),
+                "se_ratio": se / se_naive,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _with_interval(estimate: float, low: float, high: float) -> str:
+    from . import i18n
+
+    return f"{i18n.number(estimate, 2)} ({i18n.number(low, 2)}–{i18n.number(high, 2)})"
+
+
+def robustness_table(tests, design: dict[int, DesignYear]) -> pd.DataFrame:
+    """One row per year: the naive Pearson test beside the design-based ones, with the design's size.
+
+    Columns are (part, statistic) codes: ``naive`` (n, chi2, df, p), ``design`` (projects,
+    mean_deff, n_effective) and ``rao_scott`` (f, df_f as "ndf, ddf", p_f, p_chisq).
+    """
+    from . import i18n
+
+    rows = {}
+    for year, d in design.items():
+        naive, rs = tests[year].result.pearson, d.table
+        rows[year] = {
+            ("naive", "n"): rs.n,
+            ("naive", "chi2"): naive.statistic,
+            ("naive", "df"): naive.df,
+            ("naive", "p"): naive.pvalue,
+            ("design", "projects"): rs.clusters,
+            ("design", "mean_deff"): rs.mean_deff,
+            ("design", "n_effective"): float(round(rs.n_effective)),
+            ("rao_scott", "f"): rs.f,
+            ("rao_scott", "df_f"): f"{i18n.number(rs.ndf, 2)}, {i18n.number(rs.ddf, 1)}",
+            ("rao_scott", "p_f"): rs.p_f,
+            ("rao_scott", "p_chisq"): rs.p_chisq,
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    if len(out):
+        out.columns = pd.MultiIndex.from_tuples(out.columns)
+    out.index.name = "year"
+    return out
+
+
+def pairwise_table(design: dict[int, DesignYear]) -> pd.DataFrame:
+    """The pairwise comparisons, naive and design-based (adjusted p-values), one row per year and pair."""
+    from . import i18n
+
+    rows = {}
+    for year, d in design.items():
+        for _, pw in d.pairwise.iterrows():
+            pair = i18n.t("label.pair", first=i18n.label(pw["first"]), second=i18n.label(pw["second"]))
+            rows[(year, pair)] = {
+                ("naive", "chi2"): pw["chi2"],
+                ("naive", "p_adjusted"): pw["p_adjusted"],
+                ("design", "projects"): pw["clusters"],
+                ("design", "mean_deff"): pw["mean_deff"],
+                ("rao_scott", "f"): pw["f"],
+                ("rao_scott", "p_f_adjusted"): pw["p_f_adjusted"],
+            }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    if len(out):
+        out.columns = pd.MultiIndex.from_tuples(out.columns)
+        out.index = pd.MultiIndex.from_tuples(out.index, names=["year", "pair_compared"])
+    return out
+
+
+def odds_ratio_table(design: dict[int, DesignYear]) -> pd.DataFrame:
+    """Odds ratios of each title against the reference, live vs face-to-face: naive and by GEE."""
+    from . import i18n
+
+    rows = {}
+    for year, d in design.items():
+        for _, o in d.odds_ratios.iterrows():
+            pair = i18n.t("label.pair", first=i18n.label(o["first"]), second=i18n.label(o["second"]))
+            rows[(year, pair)] = {
+                ("naive", "or_with_ci"): _with_interval(o["or_naive"], o["or_naive_low"], o["or_naive_high"]),
+                ("gee", "or_with_ci"): _with_interval(o["or_gee"], o["or_gee_low"], o["or_gee_high"]),
+                ("gee", "p"): o["p_gee"],
+                ("gee", "icc"): o["icc"],
+                ("gee", "se_ratio"): o["se_ratio"],
+            }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    if len(out):
+        out.columns = pd.MultiIndex.from_tuples(out.columns)
+        out.index = pd.MultiIndex.from_tuples(out.index, names=["year", "pair_compared"])
+    return out
+
+
+def cell_deff_table(design: dict[int, DesignYear]) -> pd.DataFrame:
+    """The design effect of each cell proportion of each year's table (rows: year and mode)."""
+    frames = {year: d.table.cell_deff for year, d in design.items()}
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, names=["year", "mode"])
+    out.columns.name = "grade"
+    return out
