@@ -67,6 +67,11 @@ ALLOWED = {
     "logistic",
     "log",
     "Chisq",  # svychisq's statistic = "Chisq"
+    "MAE",
+    "MASE",
+    "NB",
+    "PI",
+    "E",  # E[count], the expected count
     "F",
     "C",
     "R",  # methods, their authors, symbols (footnote and column letters), and R (whose prop.trend.test is cited)

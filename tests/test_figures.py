@@ -28,11 +28,12 @@ def _study():
 
 def all_figures():
     """(name, figure) for every figure the notebooks draw, from the default data with Chinese disciplines."""
-    from cmestudy import association, describe, plotting, trends
+    from cmestudy import association, describe, forecast, plotting, trends
 
     projects, learners = _study()
     years = [2021, 2022, 2023]
     models = trends.count_trends(projects, learners, years)
+    monthly = forecast.monthly_models(projects, learners, years)
     shift = trends.discipline_shift(projects, years)
     return [
         ("projects_by_level", plotting.projects_by_level(describe.projects_by_year_level_mode(projects, years))),
@@ -42,6 +43,15 @@ def all_figures():
         ("live_share_by_title", plotting.live_share_by_title(association.live_share(learners, years))),
         ("fan_learners", plotting.fan_chart(models, [n for n in models if n.endswith("learners")], "axis.learners")),
         ("fan_projects", plotting.fan_chart(models, [n for n in models if n.endswith("projects")], "axis.projects")),
+        ("monthly_series", plotting.monthly_series(monthly)),
+        (
+            "monthly_fan_learners",
+            plotting.monthly_fan_chart(monthly, ["live_learners", "face_to_face_learners"], "axis.learners"),
+        ),
+        (
+            "monthly_fan_projects",
+            plotting.monthly_fan_chart(monthly, ["live_projects", "face_to_face_projects"], "axis.projects"),
+        ),
         ("discipline_live_heatmap", plotting.discipline_live_heatmap(shift)),
         ("live_title_mix", plotting.live_title_mix(trends.live_title_mix(learners, years))),
     ]

@@ -70,11 +70,11 @@ def test_notebooks_start_with_a_parameters_cell_and_define_no_functions(path):
     params = ast.parse("".join(code[0]["source"]))
     names = {t.id for node in params.body if isinstance(node, ast.Assign) for t in node.targets}
     assert {"raw_dir", "processed_dir", "output_dir", "years", "alpha", "adjust"} <= names
-    for cell in code:
+    for i, cell in enumerate(code):
         tree = ast.parse("".join(cell["source"]))
         defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
         assert not defs, f"{path.name}: notebooks call cmestudy; they define no functions or classes"
-        assert len("".join(cell["source"]).splitlines()) <= 12, (
+        assert i == 0 or len("".join(cell["source"]).splitlines()) <= 12, (  # parameters: one line each
             f"{path.name}: a cell longer than 12 lines belongs in lib/"
         )
 
@@ -99,6 +99,9 @@ def test_papermill_reads_every_parameter_with_its_help(path, caplog):
         "alpha",
         "confidence",
         "adjust",
+        "horizon_months",
+        "change_date",
+        "change_kind",
         "lang",
         "engine",
         "scheduler",

@@ -59,6 +59,21 @@ def _code_column(frame, column, kind, codebook, problems, allowed):
     return coded
 
 
+def parse_dates(values: pd.Series) -> pd.Series:
+    """Dates as exports write them: ISO (2021-05-14), with slashes or dots (2021/5/14, 2021.5.14),
+    Chinese (2021年5月14日), or a date and time (Excel date cells are read as ISO already); empty
+    cells are NaT, and so are values that are not dates.
+
+    >>> parse_dates(pd.Series(["2021年5月14日", "2021/5/4", "2021.05.04 09:30", ""])).dt.strftime("%Y-%m-%d").tolist()
+    ['2021-05-14', '2021-05-04', '2021-05-04', nan]
+    """
+    text = values.astype("string").str.strip()
+    text = text.str.replace(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?", r"\1-\2-\3", regex=True)
+    text = text.str.replace(r"^(\d{4})[./](\d{1,2})[./](\d{1,2})", r"\1-\2-\3", regex=True)
+    text = text.mask(text.eq(""))
+    return pd.to_datetime(text, errors="coerce", format="mixed")
+
+
 def clean_projects(projects: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataFrame, list[DataProblem], pd.DataFrame]:
     """Code and check the register. Returns (projects of every year, fatal problems, quarantine notes).
 
@@ -115,9 +130,9 @@ def clean_projects(projects: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataF
         bad = p[col].ne("") & (num.isna() | (num < 0))
         for idx in p.index[bad]:
             problems.append(_problem(p, idx, col, "a non-negative number or an empty cell"))
-    start = pd.to_datetime(p["start_date"].replace("", None), errors="coerce", format="mixed")
+    start = parse_dates(p["start_date"])
     for idx in p.index[p["start_date"].ne("") & start.isna()]:
-        problems.append(_problem(p, idx, "start_date", "a date such as 2021-05-14"))
+        problems.append(_problem(p, idx, "start_date", "a date such as 2021-05-14 or 2021年5月14日"))
     out = pd.DataFrame(
         {
             "project_id": p["project_id"].astype("string"),

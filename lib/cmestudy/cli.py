@@ -40,6 +40,25 @@ _alpha = _level("alpha")
 _confidence = _level("confidence")
 
 
+def _horizon(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of months from 12 to 36, got {text!r}") from None
+    if not 12 <= n <= 36:
+        raise argparse.ArgumentTypeError(f"expected a number of months from 12 to 36, got {n}")
+    return n
+
+
+def _month(text: str) -> str:
+    import pandas as pd
+
+    try:
+        return str(pd.Period(text.strip(), freq="M"))
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(f"expected a month such as 2023-01, got {text!r}") from None
+
+
 def _language(text: str) -> str:
     from .i18n import check_language
 
@@ -126,6 +145,26 @@ def build_parser() -> argparse.ArgumentParser:
         choices=defaults.ADJUSTMENTS,
         default=defaults.ADJUST,
         help=f"p-value adjustment of the pairwise title comparisons (default: {defaults.ADJUST})",
+    )
+    r.add_argument(
+        "--horizon",
+        type=_horizon,
+        default=defaults.HORIZON_MONTHS,
+        metavar="MONTHS",
+        help=f"months projected ahead in the prospects, 12 to 36 (default: {defaults.HORIZON_MONTHS})",
+    )
+    r.add_argument(
+        "--change-date",
+        type=_month,
+        default=defaults.CHANGE_DATE,
+        metavar="YYYY-MM",
+        help="a month from which the monthly trend may change, e.g. the end of COVID-19 restrictions (default: none)",
+    )
+    r.add_argument(
+        "--change-kind",
+        choices=defaults.CHANGE_KINDS,
+        default=defaults.CHANGE_KIND,
+        help=f"the change at --change-date: a step in the level or a change of slope (default: {defaults.CHANGE_KIND})",
     )
     r.add_argument(
         "--kernel",
@@ -232,6 +271,9 @@ def _run(args) -> int:
         confidence=args.confidence,
         lang=args.lang,
         adjust=args.adjust,
+        horizon_months=args.horizon,
+        change_date=args.change_date,
+        change_kind=args.change_kind,
         kernel=args.kernel,
         progress=args.progress,
         force=args.force,

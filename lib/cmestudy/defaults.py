@@ -18,6 +18,13 @@ ADJUST = "bonferroni"
 ADJUSTMENTS = ("bonferroni", "holm", "none")
 #: Language of the report.
 LANG = "en"
+#: Months projected ahead in the prospects (12 to 36), and an optional change in the monthly trend: a date
+#: (YYYY-MM) from which the level steps (``"step"``) or the slope changes (``"slope"``), e.g. the end of
+#: COVID-19 restrictions; None fits no change.
+HORIZON_MONTHS = 24
+CHANGE_DATE: str | None = None
+CHANGE_KIND = "step"
+CHANGE_KINDS = ("step", "slope")
 #: Ingest engine and Dask scheduler address (None: threads on this machine).
 ENGINE = "pandas"
 SCHEDULER: str | None = None

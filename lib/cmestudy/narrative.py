@@ -181,6 +181,8 @@ def count_models(trends: dict, confidence: float = 0.95) -> list[str]:
 def _signed(x: float) -> str:
     if not math.isfinite(x):
         return "∞" if x > 0 else "−∞"
+    if round(x) == 0:
+        return "0"  # never "−0" or "+0"
     return f"{x:+,.0f}".replace("-", "−")
 
 
@@ -288,4 +290,100 @@ def robustness(tests, design: dict, alpha: float) -> list[str]:
                 total=len(ors),
             )
         )
+    return out
+
+
+def monthly_models(analysis) -> list[str]:
+    """One sentence per monthly series: model, growth per year with its CI, season, the change if one was
+    fitted, and the projection of the first full projected year (:mod:`cmestudy.forecast`)."""
+    from .forecast import annual_projection_table
+
+    level = i18n.level(analysis.confidence)
+    projection = annual_projection_table(analysis)
+    out = []
+    for name, m in analysis.models.items():
+        g, lo, hi, p = m.growth
+        season = [0.0, *m.params[2:13]]
+        parts = [
+            t(
+                "narrative.monthly.model",
+                series=i18n.label(name),
+                family=i18n.label(m.family),
+                months=len(m.counts),
+                growth=_signed(100 * g),
+                lo=_signed(100 * lo),
+                hi=_signed(100 * hi),
+                p=i18n.p_clause(p),
+                level=level,
+                peak=i18n.label(f"month_{season.index(max(season)) + 1}"),
+                low=i18n.label(f"month_{season.index(min(season)) + 1}"),
+            )
+        ]
+        if m.change is not None:
+            rr, rlo, rhi, rp = m.rate_ratio(m.change_kind)
+            parts.append(
+                t(
+                    "narrative.monthly.change",
+                    date=str(m.change),
+                    kind=t(f"narrative.monthly.change_{m.change_kind}"),
+                    rr=i18n.number(rr, 2),
+                    lo=i18n.number(rlo, 2),
+                    hi=i18n.number(rhi, 2),
+                    p=i18n.p_clause(rp),
+                    level=level,
+                )
+            )
+        if name in projection.index.get_level_values(0):
+            year, row = next(iter(projection.loc[name].iterrows()))
+            outer = [
+                c for c in projection.columns.get_level_values(0).unique() if c not in ("expected", "pi50", "pi80")
+            ]
+            parts.append(
+                t(
+                    "narrative.monthly.projection",
+                    year=year,
+                    expected=i18n.integer(row[("expected", "")]),
+                    pi_lo=i18n.integer(row[(outer[0], "low")]),
+                    pi_hi=i18n.integer(row[(outer[0], "high")]),
+                    level=level,
+                )
+            )
+        out.append(" ".join(parts) if i18n.get_language() == "en" else "".join(parts))
+    return out
+
+
+def holdout(analysis, tolerance: float = 1 / 6) -> list[str]:
+    """What the held-out check says (:func:`cmestudy.forecast.holdout_check`): per series the errors
+    of the model and of the two naive forecasts and the coverage of its intervals, then how far to
+    trust the projections. A series' projection is trusted when the model beats both naive
+    forecasts and its outer interval held at least the stated share of the held-out months less
+    ``tolerance`` (with 12 months, one or two misses are chance)."""
+    level = i18n.level(analysis.confidence)
+    out, good, bad = [], [], []
+    for name, c in analysis.checks.items():
+        e = c.errors["mae"]
+        beats = (e["model"] < e["seasonal_naive"], e["model"] < e["mean"])
+        verdict = {(True, True): "both", (True, False): "naive", (False, True): "mean", (False, False): "none"}[beats]
+        decimals = 0 if e.max() >= 100 else 1
+        sentence = t(
+            "narrative.holdout.series",
+            series=i18n.label(name),
+            mae=i18n.number(e["model"], decimals),
+            mase=i18n.number(c.errors.loc["model", "mase"], 2),
+            naive=i18n.number(e["seasonal_naive"], decimals),
+            mean=i18n.number(e["mean"], decimals),
+            verdict=t(f"narrative.holdout.beats_{verdict}"),
+            c80=f"{100 * c.coverage80:.0f}",
+            c=f"{100 * c.coverage:.0f}",
+            level=level,
+        )
+        if c.origins > 1:
+            sentence += (" " if i18n.get_language() == "en" else "") + t("narrative.holdout.origins", origins=c.origins)
+        out.append(sentence)
+        ok = all(beats) and c.coverage >= analysis.confidence - tolerance
+        (good if ok else bad).append(i18n.label(name))
+    if good:
+        out.append(t("narrative.holdout.trust_good", good=t("punct.enum_sep").join(good)))
+    if bad:
+        out.append(t("narrative.holdout.trust_poor", bad=t("punct.enum_sep").join(bad)))
     return out

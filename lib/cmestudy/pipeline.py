@@ -59,6 +59,9 @@ class RunConfig:
     alpha: float = defaults.ALPHA
     confidence: float = defaults.CONFIDENCE
     adjust: str = defaults.ADJUST
+    horizon_months: int = defaults.HORIZON_MONTHS
+    change_date: str | None = defaults.CHANGE_DATE
+    change_kind: str = defaults.CHANGE_KIND
     lang: str = defaults.LANG
     kernel: str | None = None
     progress: bool = True
@@ -78,6 +81,9 @@ class RunConfig:
             "alpha": float(self.alpha),
             "confidence": float(self.confidence),
             "adjust": self.adjust,
+            "horizon_months": int(self.horizon_months),
+            "change_date": self.change_date,
+            "change_kind": self.change_kind,
             "lang": self.lang,
             "engine": self.engine,
             "scheduler": self.scheduler,

@@ -265,6 +265,80 @@ def fan_chart(trends: dict, names: list[str], ylabel: str, log: bool = True) -> 
     return fig
 
 
+def _month_axis(ax, periods) -> None:
+    """Month ticks: every January labelled with its year, other quarters marked."""
+    x = np.arange(len(periods))
+    jan = [i for i, p in enumerate(periods) if p.month == 1]
+    ax.set_xticks(jan, [str(periods[i].year) for i in jan])
+    ax.set_xticks([i for i, p in enumerate(periods) if p.month in (4, 7, 10)], minor=True)
+    ax.set_xlim(x[0] - 0.8, x[-1] + 0.8)
+
+
+@_styled
+def monthly_series(analysis) -> plt.Figure:
+    """Learners (top) and projects (bottom) per month by delivery mode, with the fitted models."""
+    monthly = analysis.monthly
+    periods = list(monthly.index)
+    x = np.arange(len(periods))
+    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 11 * CM), sharex=True, layout="constrained")
+    for ax, measure in zip(axes, ("learners", "projects")):
+        for mode in MODES:
+            color = MODE_COLORS[mode]
+            ax.plot(x, monthly[(measure, mode, "all")], "o-", ms=2.5, lw=0.8, color=color, label=label(mode))
+            m = analysis.models.get(f"{mode}_{measure}")
+            if m is not None:
+                ax.plot(x, m.fitted, "--", lw=1, color=color, label=t("figure.fitted", series=label(mode)))
+        ax.set_ylabel(t(f"axis.{measure}_per_month"))
+        ax.set_ylim(bottom=0)
+    _month_axis(axes[1], periods)
+    axes[0].legend(frameon=False, fontsize=7, ncols=2, loc="upper left")
+    return fig
+
+
+@_styled
+def monthly_fan_chart(analysis, names: list[str], ylabel: str) -> plt.Figure:
+    """Monthly counts, the fitted model and the projection with 50%, 80% and outer prediction bands."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 8.5 * CM), layout="constrained")
+    names = [n for n in names if n in analysis.models]
+    if not names:
+        ax.text(0.5, 0.5, t("figure.no_series"), ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    first = analysis.forecasts[names[0]]
+    periods = list(analysis.monthly.index) + list(first.index)
+    n = len(analysis.monthly)
+    xf = np.arange(n, len(periods))
+    for name in names:
+        m, fc = analysis.models[name], analysis.forecasts[name]
+        color = MODE_COLORS["live" if name.startswith("live") else "face_to_face"]
+        for band, alpha in (("pi", 0.12), ("pi80", 0.2), ("pi50", 0.3)):
+            ax.fill_between(xf, fc[f"{band}_low"], fc[f"{band}_high"], color=color, alpha=alpha, linewidth=0)
+        ax.plot(np.arange(n), m.counts, "o", ms=2.5, color=color, label=t("figure.observed", series=label(name)))
+        ax.plot(np.arange(n), m.fitted, "-", lw=1, color=color)
+        ax.plot(
+            xf,
+            fc["expected"],
+            "-",
+            lw=1.2,
+            color=color,
+            label=t("figure.monthly_trend", series=label(name), family=label(m.family)),
+        )
+    ax.axvline(n - 0.5, color="#999", linestyle=":", linewidth=1)
+    ax.text(
+        n - 0.4, 0.98, t("figure.projection"), va="top", fontsize=7, color="#666", transform=ax.get_xaxis_transform()
+    )
+    _month_axis(ax, periods)
+    # the outer band of a fast-growing count can reach far above the data: cut it at the 80% band's top
+    top = max(
+        max(float(np.max(analysis.models[n].counts)), float(analysis.forecasts[n]["pi80_high"].max())) for n in names
+    )
+    ax.set_ylim(0, 1.1 * top)
+    ax.set_xlabel(t("axis.month"))
+    ax.set_ylabel(t(ylabel))
+    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    return fig
+
+
 @_styled
 def discipline_live_heatmap(shift: pd.DataFrame) -> plt.Figure:
     """Heatmap: share of each discipline's projects delivered live, by year (blank: no projects)."""

@@ -16,7 +16,9 @@ documented raw format whose aggregates reproduce every published figure
    group and the title with the highest live share. The nearest of those wins (ties
    broken by cell values), so the solution is unique and deterministic.
 2. **Lay out projects.** Projects per year, level and mode, disciplines (with live
-   delivery reaching ``live_disciplines[year]`` disciplines), sizes weighted by level.
+   delivery reaching ``live_disciplines[year]`` disciplines), sizes weighted by level, start
+   dates by the seasonal pattern ``project_months`` (fewer projects around the Spring
+   Festival and in high summer).
 3. **Generate enrolments.** Each project draws its own mix of title grades around its
    discipline's mix (Dirichlet, ``title_mix`` in the assumptions), so that learners are
    clustered in projects as in real exports. Each (year, mode, grade) count is split over
@@ -295,6 +297,9 @@ def load_assumptions(raw_dir) -> dict:
 
 def _project_register(a: dict, years: list[int], rng: np.random.Generator) -> pd.DataFrame:
     disciplines = list(a["disciplines"])
+    weights = a.get("project_months") or {m: 1.0 for m in range(1, 13)}
+    months = np.array([float(weights[m]) for m in range(1, 13)])
+    months /= months.sum()
     rows = []
     for year in years:
         k_live = int(a["live_disciplines"][year])
@@ -313,7 +318,7 @@ def _project_register(a: dict, years: list[int], rng: np.random.Generator) -> pd
             for lv in LEVELS:
                 for seq in range(1, int(counts[lv]) + 1):
                     code = f"{year}-{'L' if mode == 'live' else 'F'}{lv[0].upper()}{seq:02d}"
-                    month = int(rng.integers(1, 13))
+                    month = int(rng.choice(12, p=months)) + 1
                     day = int(rng.integers(1, 29))
                     kind = "Live course" if mode == "live" else "Workshop"
                     rows.append(
