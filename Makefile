@@ -9,7 +9,7 @@ REPORT_LANG ?= en
 STAMP  := $(VENV)/.cmestudy-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help report test lab data bench bench-exact clean
+.PHONY: help report test lab data bench bench-exact bench-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ data: $(STAMP) ## Regenerate the reconstructed default data set in data/raw/ (by
 
 bench: $(STAMP) ## Benchmark ingest at 1M and 10M rows against DuckDB, and the study run (output/benchmarks/)
 	$(BIN)/python benchmarks/bench.py
+
+bench-scale: $(STAMP) ## Dask engine at 30 and 100 million rows, threads and a 2-worker cluster, peak memory of every process (not in CI)
+	$(BIN)/python benchmarks/scale.py
 
 bench-exact: $(STAMP) ## Time Fisher's exact test on r x c tables against R's fisher.test (output/benchmarks/)
 	$(BIN)/python benchmarks/exact.py

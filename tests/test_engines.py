@@ -79,3 +79,32 @@ def test_both_engines_report_the_same_cleaning_steps_and_provenance(partitioned)
 def test_unknown_engine_is_rejected(partitioned):
     with pytest.raises(ValueError, match="engine must be 'pandas' or 'dask'"):
         ingest.read_raw_dir(partitioned, key=KEY, engine="spark")
+
+
+def test_a_learners_repeated_enrolment_keeps_its_first_title_in_both_engines(tmp_path):
+    # the same learner in the same project twice, first as intermediate (part-0), then as junior
+    # (part-1): after the hash-partitioned shuffle the Dask engine still keeps the first, as the
+    # default engine does, so both count one intermediate learner
+    raw = tmp_path / "raw"
+    (raw / "enrolments").mkdir(parents=True)
+    write_csv(raw / "projects.csv", PROJECT_HEADER, PROJECTS)
+    pid = PROJECTS[0][0]
+    write_csv(raw / "enrolments" / "part-0.csv", ENROL_HEADER, [[pid, "S00001", "主治医师"], [pid, "S00002", "护师"]])
+    write_csv(raw / "enrolments" / "part-1.csv", ENROL_HEADER, [[pid, "S00001", "住院医师"], [pid, "S00003", "护师"]])
+    default, dasked = _learners(raw)[0], _learners(raw, engine="dask")[0]
+    pd.testing.assert_frame_equal(default, dasked)
+    mine = dasked[(dasked.project_id == pid) & (dasked.learners > 0)].set_index("grade")["learners"]
+    assert mine.to_dict() == {"junior": 2, "intermediate": 1}
+
+
+def test_the_workers_write_the_rows_set_aside_in_full(partitioned, tmp_path):
+    # the quarantine the client gets is summarised (a row per reason and project or title, with its
+    # number of rows); the workers write every row as partitioned Parquet
+    ingested = ingest.read_raw_dir(partitioned, key=KEY, engine="dask", quarantine_dir=tmp_path / "q")
+    q = ingested.quarantine
+    orphans = pd.read_parquet(tmp_path / "q" / "orphans")
+    unknown = pd.read_parquet(tmp_path / "q" / "unknown_titles")
+    assert len(orphans) == q.loc[q.code == "orphan", "rows"].sum() > 0
+    assert len(unknown) == q.loc[q.code == "unknown_title", "rows"].sum() > 0
+    assert set(orphans.columns) == {"project_id", "professional_title"}  # no learner ids leave the ingest
+    assert len(list((tmp_path / "q" / "orphans").glob("*.parquet"))) == 4  # one file per partition

@@ -40,8 +40,9 @@ class CsvSource:
 @dataclass
 class DaskCounts:
     """What the Dask engine makes of the enrolment files: learners per project and grade (``counts``:
-    project_id, grade, learners), the rows set aside (``quarantine``; a row standing for several
-    carries their number in ``rows``), and the data rows of each file (``rows_by_file``)."""
+    project_id, grade, learners), the rows set aside (``quarantine``, summarised: a row stands for the
+    ``rows`` rows of one reason and project, or project and title), and the data rows of each file
+    (``rows_by_file``)."""
 
     counts: pd.DataFrame
     quarantine: pd.DataFrame
@@ -57,7 +58,27 @@ def _grade_partition(part: pd.DataFrame, codebook: Codebook, key: bytes) -> pd.D
     out = deidentify(part, codebook.tables["enrolments"], key)
     out["grade"] = codebook.grade_titles(out["professional_title"])
     out["learner_key"] = out["learner_key"].astype("string").fillna("")
-    return out[["project_id", "learner_key", "professional_title", "grade"]].astype(str)
+    # Arrow-backed strings: a tenth of the memory of Python str objects, in blocks and in the shuffle
+    return out[["project_id", "learner_key", "professional_title", "grade"]].astype("string[pyarrow]")
+
+
+def _with_order(part: pd.DataFrame, partition_info=None) -> pd.DataFrame:
+    """Each row's place in the whole export (partition number, then row), so that the first of a
+    learner's repeated enrolments can be found after the rows have been hash-partitioned."""
+    import numpy as np
+
+    number = partition_info["number"] if partition_info else 0
+    return part.assign(_order=np.int64(number) * (1 << 32) + np.arange(len(part), dtype=np.int64))
+
+
+def _slim(part: pd.DataFrame) -> pd.DataFrame:
+    return part.assign(professional_title=part["professional_title"].where(part["grade"].eq("unknown"), ""))
+
+
+def _first_enrolments(part: pd.DataFrame) -> pd.DataFrame:
+    """A learner's first enrolment in each project, within one hash partition (all of a pair's rows
+    are in the same partition)."""
+    return part.sort_values("_order", kind="stable").drop_duplicates(subset=["project_id", "learner_key"])
 
 
 def enrolment_counts_dask(
@@ -66,9 +87,21 @@ def enrolment_counts_dask(
     key: bytes,
     register: set[str],
     scheduler: str | None = None,
-    blocksize: str = "64MB",
+    blocksize: str = "16MB",
+    quarantine_dir: Path | None = None,
 ) -> DaskCounts:
-    """Learners per project and grade from enrolment CSVs with dask.dataframe (see :class:`DaskCounts`)."""
+    """Learners per project and grade from enrolment CSVs with dask.dataframe (see :class:`DaskCounts`).
+
+    Memory stays bounded by the block size, not by the export: blocks are read, de-identified and
+    graded independently; the (project, learner) pairs are hash-partitioned with a shuffle (on disk
+    with local threads, peer-to-peer on a cluster), so each output partition holds all the rows of
+    its share of the pairs and drops a learner's repeated enrolments there (keeping the first, as the
+    default engine does); counting is done per partition. Only aggregates return to the client:
+    learners per project and grade, rows per file, enrolments of projects missing from the register
+    per project, unknown titles per project and title. With ``quarantine_dir`` the workers also write
+    those rows in full, as partitioned Parquet (``orphans/``, ``unknown_titles/``). Everything is
+    computed in one pass over the data.
+    """
     import dask
     import dask.dataframe as dd
 
@@ -84,23 +117,35 @@ def enrolment_counts_dask(
             dtype=str,
             keep_default_na=False,
             usecols=list(rename),
-            blocksize=blocksize,
+            blocksize=None if str(s.path).lower().endswith(".gz") else blocksize,
+            compression="infer",
         )
         frames.append(df.rename(columns=rename))
     df = dd.concat(frames) if len(frames) > 1 else frames[0]
-    meta = pd.DataFrame({c: pd.Series(dtype=str) for c in ["project_id", "learner_key", "professional_title", "grade"]})
+    columns = ["project_id", "learner_key", "professional_title", "grade"]
+    meta = pd.DataFrame({c: pd.Series(dtype="string[pyarrow]") for c in columns})
     graded = df.map_partitions(_grade_partition, codebook, key, meta=meta)
     known = graded["project_id"].isin(sorted(register))
-    orphans = graded[~known]
+    orphans = graded[~known][["project_id", "professional_title"]]
     kept = graded[known]
-    keyed = kept[kept["learner_key"].ne("")]
+    # only what the de-duplication needs crosses the shuffle: a title only where it is unknown (for the quarantine)
+    keyed = kept[kept["learner_key"].ne("")].map_partitions(_slim).map_partitions(_with_order)
     unkeyed = kept[kept["learner_key"].eq("")]
-    deduped = dd.concat([keyed.drop_duplicates(subset=["project_id", "learner_key"]), unkeyed])
+    method = "p2p" if scheduler else "disk"  # never all pairs in memory: peer-to-peer, or partd files on disk
+    pairs = keyed.shuffle(on=["project_id", "learner_key"], npartitions=max(1, keyed.npartitions), shuffle_method=method)
+    first = pairs.map_partitions(_first_enrolments, meta=keyed._meta)
+    deduped = dd.concat([first.drop(columns="_order"), unkeyed])
     counts = deduped.groupby(["project_id", "grade"]).size()
-    rows = [f.shape[0] for f in frames]
-    n_keyed = keyed.shape[0]
-    n_dedup = keyed.drop_duplicates(subset=["project_id", "learner_key"]).shape[0]
     unknown = deduped[deduped["grade"].eq("unknown")][["project_id", "professional_title"]]
+    unknown_summary = unknown.groupby(["project_id", "professional_title"]).size()
+    orphan_summary = orphans.groupby("project_id").size()
+    rows = [f.shape[0] for f in frames]
+    n_keyed, n_dedup = keyed.shape[0], first.shape[0]
+    writes = []
+    if quarantine_dir is not None:
+        for name, frame in (("orphans", orphans), ("unknown_titles", unknown)):
+            target = str(Path(quarantine_dir) / name)
+            writes.append(frame.to_parquet(target, write_index=False, overwrite=True, compute=False))
 
     def compute(*things):
         if scheduler:
@@ -110,32 +155,37 @@ def enrolment_counts_dask(
                 return client.compute(list(things), sync=True)
         return dask.compute(*things, scheduler="threads")
 
-    counts, n_keyed, n_dedup, orphan_rows, unknown_rows, *rows = compute(
-        counts, n_keyed, n_dedup, orphans[["project_id", "professional_title"]], unknown, *rows
+    counts, n_keyed, n_dedup, orphan_summary, unknown_summary, *rest = compute(
+        counts, n_keyed, n_dedup, orphan_summary, unknown_summary, *rows, *writes
     )
+    rows = rest[: len(rows)]
     counts = counts.rename("learners").reset_index()
     origin = ", ".join(s.name for s in sources)
     from .problems import reason_columns
 
+    orphan_summary = orphan_summary.rename("rows").reset_index()
+    unknown_summary = unknown_summary.rename("rows").reset_index()
     q = [
         pd.DataFrame(
             {
                 "file": origin,
                 "row": pd.NA,
-                "project_id": orphan_rows["project_id"],
+                "project_id": orphan_summary["project_id"],
                 "column": "project_id",
-                "value": orphan_rows["project_id"],
+                "value": orphan_summary["project_id"],
                 **reason_columns("orphan"),
+                "rows": orphan_summary["rows"],
             }
         ),
         pd.DataFrame(
             {
                 "file": origin,
                 "row": pd.NA,
-                "project_id": unknown_rows["project_id"],
+                "project_id": unknown_summary["project_id"],
                 "column": "professional_title",
-                "value": unknown_rows["professional_title"],
+                "value": unknown_summary["professional_title"],
                 **reason_columns("unknown_title"),
+                "rows": unknown_summary["rows"],
             }
         ),
     ]
@@ -155,5 +205,5 @@ def enrolment_counts_dask(
             )
         )
     quarantine = pd.concat(q, ignore_index=True)
-    quarantine["rows"] = quarantine["rows"].fillna(1).astype("int64") if "rows" in quarantine else 1
+    quarantine["rows"] = quarantine["rows"].fillna(1).astype("int64")
     return DaskCounts(counts, quarantine, {s.name: int(n) for s, n in zip(sources, rows)})

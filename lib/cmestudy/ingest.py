@@ -43,13 +43,21 @@ def sniff_csv(path: Path, codebook: Codebook):
     )
 
 
-def read_raw_dir(raw_dir, key: bytes | None = None, engine: str = "pandas", scheduler: str | None = None) -> Ingested:
+def read_raw_dir(
+    raw_dir,
+    key: bytes | None = None,
+    engine: str = "pandas",
+    scheduler: str | None = None,
+    quarantine_dir=None,
+) -> Ingested:
     """Read every data file under ``raw_dir`` into de-identified canonical tables.
 
     ``key`` is the linkage secret (default: :func:`privacy.load_or_create_key`, read only if
     some file holds identifying columns). ``engine="dask"`` reads enrolment CSV files with
     dask.dataframe and turns them into counts of learners per project and grade at once (see
-    :mod:`cmestudy.engines`); ``scheduler`` is the address of a Dask cluster. Raises
+    :mod:`cmestudy.engines`); ``scheduler`` is the address of a Dask cluster, and
+    ``quarantine_dir`` where its workers write the enrolment rows set aside, in full, as
+    partitioned Parquet (the quarantine itself holds them summarised). Raises
     :class:`DataError` listing every file that cannot be read.
     """
     if engine not in ENGINES:
@@ -142,7 +150,9 @@ def read_raw_dir(raw_dir, key: bytes | None = None, engine: str = "pandas", sche
         from .engines import enrolment_counts_dask
 
         register = set(out["projects"]["project_id"].astype(str).str.strip())
-        result = enrolment_counts_dask(dask_sources, codebook, privacy.resolve_secret(secret), register, scheduler)
+        result = enrolment_counts_dask(
+            dask_sources, codebook, privacy.resolve_secret(secret), register, scheduler, quarantine_dir=quarantine_dir
+        )
         ingested.engine_counts = result.counts
         ingested.quarantine = pd.concat(
             [q for q in (ingested.quarantine, result.quarantine) if q is not None], ignore_index=True
