@@ -132,7 +132,9 @@ def enrolment_counts_dask(
     keyed = kept[kept["learner_key"].ne("")].map_partitions(_slim).map_partitions(_with_order)
     unkeyed = kept[kept["learner_key"].eq("")]
     method = "p2p" if scheduler else "disk"  # never all pairs in memory: peer-to-peer, or partd files on disk
-    pairs = keyed.shuffle(on=["project_id", "learner_key"], npartitions=max(1, keyed.npartitions), shuffle_method=method)
+    pairs = keyed.shuffle(
+        on=["project_id", "learner_key"], npartitions=max(1, keyed.npartitions), shuffle_method=method
+    )
     first = pairs.map_partitions(_first_enrolments, meta=keyed._meta)
     deduped = dd.concat([first.drop(columns="_order"), unkeyed])
     counts = deduped.groupby(["project_id", "grade"]).size()
