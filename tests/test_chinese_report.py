@@ -72,6 +72,8 @@ ALLOWED = {
     "NB",
     "PI",
     "E",  # E[count], the expected count
+    "Hyndman",
+    "Koehler",
     "F",
     "C",
     "R",  # methods, their authors, symbols (footnote and column letters), and R (whose prop.trend.test is cited)

@@ -108,3 +108,24 @@ def test_the_workers_write_the_rows_set_aside_in_full(partitioned, tmp_path):
     assert len(unknown) == q.loc[q.code == "unknown_title", "rows"].sum() > 0
     assert set(orphans.columns) == {"project_id", "professional_title"}  # no learner ids leave the ingest
     assert len(list((tmp_path / "q" / "orphans").glob("*.parquet"))) == 4  # one file per partition
+
+
+def test_a_directory_of_gzip_and_parquet_parts_is_read_by_both_engines(partitioned, tmp_path):
+    # the same enrolments as the partitioned CSV files, as .csv.gz and .parquet parts: the learner
+    # counts of both engines equal those from the plain CSV files, and provenance names each part
+    import gzip
+
+    raw = tmp_path / "raw"
+    (raw / "enrolments").mkdir(parents=True)
+    (raw / "projects.csv").write_bytes((partitioned / "projects.csv").read_bytes())
+    for i, part in enumerate(sorted((partitioned / "enrolments").glob("part-*.csv"))):
+        if i % 2:
+            frame = pd.read_csv(part, dtype=str, keep_default_na=False, encoding="gbk")
+            frame.to_parquet(raw / "enrolments" / f"part-{i}.parquet", index=False)
+        else:
+            (raw / "enrolments" / f"part-{i}.csv.gz").write_bytes(gzip.compress(part.read_bytes()))
+    expected = _learners(partitioned)[0]
+    pd.testing.assert_frame_equal(_learners(raw)[0], expected)
+    pd.testing.assert_frame_equal(_learners(raw, engine="dask")[0], expected)
+    names = set(reading.provenance_table(ingest.read_raw_dir(raw, key=KEY, engine="dask")).index)
+    assert {"enrolments/part-0.csv.gz", "enrolments/part-1.parquet"} <= names

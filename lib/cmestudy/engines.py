@@ -108,6 +108,9 @@ def enrolment_counts_dask(
     frames = []
     for s in sources:
         rename = {header: canon for canon, header in s.columns.items()}
+        if s.encoding == "parquet":  # row groups as blocks
+            frames.append(dd.read_parquet(str(s.path), columns=list(rename)).rename(columns=rename))
+            continue
         df = dd.read_csv(
             str(s.path),
             sep=s.delimiter,

@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import privacy
 from .fileio import sha256_file
-from .paths import CSV_SUFFIXES, check_raw_dir, list_unread_files
+from .paths import CSV_SUFFIXES, GZIP_SUFFIXES, PARQUET_SUFFIXES, check_raw_dir, data_suffix, list_unread_files
 from .problems import DataError, DataProblem
 from .reading import Ingested, RawFile, read_raw_file, stack_enrolments
 from .recognise import find_header
@@ -26,9 +26,18 @@ ENGINES = ("pandas", "dask")
 
 
 def sniff_csv(path: Path, codebook: Codebook):
-    """Recognise a CSV file from its first 64 KiB: (table, CsvSource) without reading it whole."""
+    """Recognise a CSV file from its first 64 KiB (decompressed, for ``.csv.gz``), or a Parquet file from
+    its column names: (table, CsvSource) without reading it whole."""
     from .engines import CsvSource
 
+    if data_suffix(path) in PARQUET_SUFFIXES:
+        import pyarrow.parquet as pq
+
+        names = list(pq.read_schema(path).names)
+        h, kind, mapping = find_header(pd.DataFrame([names], dtype=object), codebook)
+        used = set(mapping.values())
+        ignored = [c for j, c in enumerate(names) if j not in used and c.strip()]
+        return kind, CsvSource(path, path.name, "parquet", "", 1, {c: names[j] for c, j in mapping.items()}, ignored)
     head = read_csv_head(path)
     h, kind, mapping = find_header(head.grid, codebook)
     header = [str(c) for c in head.grid.iloc[h].tolist()] if kind else []
@@ -73,7 +82,7 @@ def read_raw_dir(
     dask_sources = []
     aside: list[pd.DataFrame] = []  # summary and signature rows set aside while reading
     for path in paths:
-        if engine == "dask" and path.suffix.lower() in CSV_SUFFIXES:
+        if engine == "dask" and data_suffix(path) in CSV_SUFFIXES | GZIP_SUFFIXES | PARQUET_SUFFIXES:
             try:
                 kind, source = sniff_csv(path, codebook)
             except DataError as exc:

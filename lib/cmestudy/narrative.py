@@ -240,7 +240,10 @@ def robustness(tests, design: dict, alpha: float) -> list[str]:
         return []
 
     def years(ys) -> str:
-        return t("punct.enum_sep").join(t("narrative.robust.year", year=y) for y in ys)
+        items = [t("narrative.robust.year", year=y) for y in ys]
+        if len(items) < 2:
+            return "".join(items)
+        return t("punct.enum_sep").join(items[:-1]) + t("punct.enum_last") + items[-1]
 
     rs = {y: d.table for y, d in design.items()}
     items = [

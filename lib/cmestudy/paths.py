@@ -30,7 +30,24 @@ NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 #: Raw exports: files with these suffixes under the raw directory are read.
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
-DATA_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES
+#: Large exports also come as gzip-compressed CSV (``part-0001.csv.gz``) and as Parquet files.
+GZIP_SUFFIXES = {s + ".gz" for s in CSV_SUFFIXES}
+PARQUET_SUFFIXES = {".parquet"}
+DATA_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES | GZIP_SUFFIXES | PARQUET_SUFFIXES
+
+
+def data_suffix(path: Path) -> str:
+    """The suffix that says how a file is read: ``.csv``, ``.csv.gz``, ``.parquet``, ``.xlsx``, ...
+
+    >>> data_suffix(Path("enrolments/part-0001.CSV.gz")), data_suffix(Path("register.xlsx"))
+    ('.csv.gz', '.xlsx')
+    """
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    if len(suffixes) == 2 and "".join(suffixes) in GZIP_SUFFIXES:
+        return "".join(suffixes)
+    return path.suffix.lower()
+
+
 #: Files that accompany the exports and are read for what they are, not as data.
 COMPANION_FILES = {"codebook.yml", "published.yml", "reconstruction.yml", "readme.md"}
 
@@ -49,7 +66,7 @@ def list_data_files(raw_dir: Path) -> list[Path]:
     return sorted(
         p
         for p in Path(raw_dir).rglob("*")
-        if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not p.name.startswith((".", "~$"))
+        if p.is_file() and data_suffix(p) in DATA_SUFFIXES and not p.name.startswith((".", "~$"))
     )
 
 
@@ -62,7 +79,7 @@ def list_unread_files(raw_dir: Path) -> list[Path]:
         if p.is_file()
         and not p.name.startswith(".")
         and p.name.lower() not in COMPANION_FILES
-        and (p.suffix.lower() not in DATA_SUFFIXES or p.name.startswith("~$"))
+        and (data_suffix(p) not in DATA_SUFFIXES or p.name.startswith("~$"))
     )
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 from . import privacy
 from .columnar import Encoded, encode_arrow, encode_series, union_categoricals
 from .fileio import sha256_file
-from .paths import CSV_SUFFIXES
+from .paths import CSV_SUFFIXES, GZIP_SUFFIXES, PARQUET_SUFFIXES, data_suffix
 from .problems import DataError, DataProblem
 from .recognise import column_problems, empty_problems, find_header
 from .schema import Codebook
@@ -159,7 +159,13 @@ def read_raw_file(
     :func:`enrolment_frame`), with ``secret`` the linkage key (or a function returning it,
     called only if the file holds identifying columns).
     """
-    suffix = path.suffix.lower()
+    suffix = data_suffix(path)
+    if suffix in PARQUET_SUFFIXES:
+        grid = parquet_grid(path)
+        raw = RawFile(path=path, name=path.name, kind=None, rows=0, sha256=sha256_file(path), encoding="parquet")
+        return [read_table(raw, grid, codebook, secret)]
+    if suffix in GZIP_SUFFIXES:
+        return read_gzip_file(path, codebook, secret)
     if suffix in CSV_SUFFIXES and path.stat().st_size > LARGE_FILE_BYTES:
         head = read_csv_head(path)
         h, kind, mapping = find_header(head.grid, codebook)
@@ -174,6 +180,34 @@ def read_raw_file(
         )
     raw = RawFile(path=path, name=path.name, kind=None, rows=0, sha256=sha256_file(path), **how)
     return [read_table(raw, grid, codebook, secret)]
+
+
+def parquet_grid(path: Path) -> pd.DataFrame:
+    """A Parquet file as a grid of strings with its column names as the header row (empty cells '')."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    frame = table.to_pandas().astype("string").fillna("").astype(object)
+    header = pd.DataFrame([list(table.column_names)], columns=frame.columns)
+    return pd.concat([header, frame], ignore_index=True).set_axis(range(frame.shape[1]), axis=1)
+
+
+def read_gzip_file(path: Path, codebook: Codebook, secret) -> list[Part]:
+    """A gzip-compressed CSV, read as its CSV after decompressing it to a temporary file (the raw file
+    itself is never touched); provenance names the compressed file and its checksum."""
+    import gzip
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / path.name[: -len(".gz")]
+        with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        parts = read_raw_file(plain, codebook, None, secret)
+    checksum = sha256_file(path)
+    for part in parts:
+        part.raw.path, part.raw.name, part.raw.sha256 = path, path.name, checksum
+    return parts
 
 
 def read_workbook_file(path: Path, codebook: Codebook, sheet: str | None, secret) -> list[Part]:

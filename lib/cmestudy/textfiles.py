@@ -210,7 +210,9 @@ class CsvHead:
 
 def read_csv_head(path: Path) -> CsvHead:
     """Detect encoding, delimiter and width from the first 64 KiB, and parse its first rows."""
-    with open(path, "rb") as fh:
+    import gzip
+
+    with (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb") as fh:
         head = fh.read(1 << 16)
     cut = head.rfind(b"\n")  # cut at the last newline so a multi-byte character is not split
     text, encoding = decode(head[: cut + 1] if cut > 0 else head, path.name)
