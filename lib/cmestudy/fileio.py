@@ -110,6 +110,20 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def sha256_and_nul(path: str | os.PathLike, chunk: int = 1 << 20) -> tuple[str, int]:
+    """The SHA-256 of a file and the offset of its first NUL byte (-1 if none), in one pass."""
+    h = hashlib.sha256()
+    first, offset = -1, 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+            if first < 0:
+                at = block.find(b"\x00")
+                first = offset + at if at >= 0 else -1
+            offset += len(block)
+    return h.hexdigest(), first
+
+
 def checksums(directory: str | os.PathLike) -> dict[str, str]:
     """SHA-256 of every file below ``directory``, keyed by relative path."""
     directory = Path(directory)

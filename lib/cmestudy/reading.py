@@ -25,13 +25,13 @@ import pandas as pd
 
 from . import privacy
 from .columnar import Encoded, encode_arrow, encode_series, union_categoricals
-from .fileio import sha256_file
+from .fileio import sha256_and_nul, sha256_file
 from .paths import CSV_SUFFIXES, GZIP_SUFFIXES, PARQUET_SUFFIXES, data_suffix
 from .problems import DataError, DataProblem
 from .recognise import column_problems, empty_problems, find_header
 from .schema import Codebook
 from .spreadsheets import WORKBOOK_SUFFIXES, read_workbook
-from .textfiles import LARGE_FILE_BYTES, CsvHead, read_csv_grid, read_csv_head, read_csv_table
+from .textfiles import LARGE_FILE_BYTES, CsvHead, check_nul_file, read_csv_grid, read_csv_head, read_csv_table
 
 
 @dataclass
@@ -312,11 +312,14 @@ def read_enrolments_arrow(
     problems = column_problems(path.name, h, "enrolments", spec, mapping)
     if problems:
         raise DataError(problems, headline=f"{path.name}: cannot be read as the enrolments table")
-    checksums = ThreadPoolExecutor(1)  # the checksum is computed while the file is parsed and encoded
-    checksum = checksums.submit(sha256_file, path)
+    checksums = ThreadPoolExecutor(1)  # checksum and NUL bytes in one pass, while the file is parsed and encoded
+    checksum = checksums.submit(sha256_and_nul, path)
     checksums.shutdown(wait=False)
-    table = read_csv_table(path, head, skip_rows=h + 1)
+    table = read_csv_table(path, head, skip_rows=h + 1, check_nul=False)
     cols = _encode_columns(table, mapping)
+    digest, nul = checksum.result()
+    if nul >= 0 and head.encoding != "utf-16":
+        check_nul_file(path)  # names the row of the NUL byte
     cols["project_id"] = cols["project_id"].normalised()  # ＡＢ-01 is AB-01
     rows = np.arange(table.num_rows, dtype=np.int64) + h + 2  # the header is row h + 1
     drop = np.zeros(len(rows), bool)
@@ -355,7 +358,7 @@ def read_enrolments_arrow(
     if problems:
         raise DataError(problems, headline=f"{path.name}: required values missing")
     frame = enrolment_frame(cols, rows, spec, secret)
-    raw.sha256 = checksum.result()
+    raw.sha256 = digest
     return Part(raw, frame, aside)
 
 

@@ -226,10 +226,11 @@ def read_csv_head(path: Path) -> CsvHead:
     return CsvHead(encoding, delimiter, width, grid)
 
 
-def read_csv_table(path: Path, head: CsvHead, skip_rows: int = 0):
+def read_csv_table(path: Path, head: CsvHead, skip_rows: int = 0, check_nul: bool = True):
     """Parse a CSV file with Apache Arrow's multi-threaded reader: every cell a string, no nulls,
     columns ``c0``, ``c1``, ...; the first ``skip_rows`` rows are skipped. Invalid bytes and NUL
-    bytes are refused naming their row (:func:`locate_bad_byte`, :func:`check_nul_file`)."""
+    bytes are refused naming their row (:func:`locate_bad_byte`, :func:`check_nul_file`; with
+    ``check_nul=False`` the caller looks for NUL bytes itself, e.g. in its checksum pass)."""
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
@@ -254,7 +255,7 @@ def read_csv_table(path: Path, head: CsvHead, skip_rows: int = 0):
             [DataProblem(path.name, None, None, None, f"well-formed CSV with {head.width} columns per row ({exc})")],
             headline=f"{path.name}: cannot parse",
         ) from None
-    if head.encoding != "utf-16":
+    if check_nul and head.encoding != "utf-16":
         check_nul_file(path)  # Arrow reads a NUL byte into a string
     return table
 
