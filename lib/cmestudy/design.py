@@ -362,49 +362,52 @@ def robustness_table(tests, design: dict[int, DesignYear]) -> pd.DataFrame:
     return out
 
 
-def pairwise_table(design: dict[int, DesignYear]) -> pd.DataFrame:
-    """The pairwise comparisons, naive and design-based (adjusted p-values), one row per year and pair."""
+def _by_year_and_pair(design: dict[int, DesignYear], frame: str, columns) -> pd.DataFrame:
+    """One row per year and compared pair of ``DesignYear.<frame>``, with the (part, statistic)
+    columns that ``columns`` makes of each row."""
     from . import i18n
 
     rows = {}
     for year, d in design.items():
-        for _, pw in d.pairwise.iterrows():
-            pair = i18n.t("label.pair", first=i18n.label(pw["first"]), second=i18n.label(pw["second"]))
-            rows[(year, pair)] = {
-                ("naive", "chi2"): pw["chi2"],
-                ("naive", "p_adjusted"): pw["p_adjusted"],
-                ("design", "projects"): pw["clusters"],
-                ("design", "mean_deff"): pw["mean_deff"],
-                ("rao_scott", "f"): pw["f"],
-                ("rao_scott", "p_f_adjusted"): pw["p_f_adjusted"],
-            }
+        for _, r in getattr(d, frame).iterrows():
+            pair = i18n.t("label.pair", first=i18n.label(r["first"]), second=i18n.label(r["second"]))
+            rows[(year, pair)] = columns(r)
     out = pd.DataFrame.from_dict(rows, orient="index")
     if len(out):
         out.columns = pd.MultiIndex.from_tuples(out.columns)
         out.index = pd.MultiIndex.from_tuples(out.index, names=["year", "pair_compared"])
     return out
+
+
+def pairwise_table(design: dict[int, DesignYear]) -> pd.DataFrame:
+    """The pairwise comparisons, naive and design-based (adjusted p-values), one row per year and pair."""
+    return _by_year_and_pair(
+        design,
+        "pairwise",
+        lambda pw: {
+            ("naive", "chi2"): pw["chi2"],
+            ("naive", "p_adjusted"): pw["p_adjusted"],
+            ("design", "projects"): pw["clusters"],
+            ("design", "mean_deff"): pw["mean_deff"],
+            ("rao_scott", "f"): pw["f"],
+            ("rao_scott", "p_f_adjusted"): pw["p_f_adjusted"],
+        },
+    )
 
 
 def odds_ratio_table(design: dict[int, DesignYear]) -> pd.DataFrame:
     """Odds ratios of each title against the reference, live vs face-to-face: naive and by GEE."""
-    from . import i18n
-
-    rows = {}
-    for year, d in design.items():
-        for _, o in d.odds_ratios.iterrows():
-            pair = i18n.t("label.pair", first=i18n.label(o["first"]), second=i18n.label(o["second"]))
-            rows[(year, pair)] = {
-                ("naive", "or_with_ci"): _with_interval(o["or_naive"], o["or_naive_low"], o["or_naive_high"]),
-                ("gee", "or_with_ci"): _with_interval(o["or_gee"], o["or_gee_low"], o["or_gee_high"]),
-                ("gee", "p"): o["p_gee"],
-                ("gee", "icc"): o["icc"],
-                ("gee", "se_ratio"): o["se_ratio"],
-            }
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    if len(out):
-        out.columns = pd.MultiIndex.from_tuples(out.columns)
-        out.index = pd.MultiIndex.from_tuples(out.index, names=["year", "pair_compared"])
-    return out
+    return _by_year_and_pair(
+        design,
+        "odds_ratios",
+        lambda o: {
+            ("naive", "or_with_ci"): _with_interval(o["or_naive"], o["or_naive_low"], o["or_naive_high"]),
+            ("gee", "or_with_ci"): _with_interval(o["or_gee"], o["or_gee_low"], o["or_gee_high"]),
+            ("gee", "p"): o["p_gee"],
+            ("gee", "icc"): o["icc"],
+            ("gee", "se_ratio"): o["se_ratio"],
+        },
+    )
 
 
 def cell_deff_table(design: dict[int, DesignYear]) -> pd.DataFrame:

@@ -351,7 +351,7 @@ def monthly_models(analysis) -> list[str]:
                     level=level,
                 )
             )
-        out.append(" ".join(parts) if i18n.get_language() == "en" else "".join(parts))
+        out.append(_sentences(parts))
     return out
 
 
@@ -381,7 +381,7 @@ def holdout(analysis, tolerance: float = 1 / 6) -> list[str]:
             level=level,
         )
         if c.origins > 1:
-            sentence += (" " if i18n.get_language() == "en" else "") + t("narrative.holdout.origins", origins=c.origins)
+            sentence = _sentences([sentence, t("narrative.holdout.origins", origins=c.origins)])
         out.append(sentence)
         ok = all(beats) and c.coverage >= analysis.confidence - tolerance
         (good if ok else bad).append(i18n.label(name))
