@@ -92,6 +92,63 @@ def test_the_longest_notebook_keeps_its_priority_when_notebooks_share_the_proces
         nice = {n: os.getpriority(os.PRIO_PROCESS, p.pid) for n, p in procs.items()}
         assert nice == {"a": max(base["a"], SHARING_NICENESS), "b": base["b"], "c": max(base["c"], SHARING_NICENESS)}
     finally:
+        pool.shutdown()
         for p in procs.values():
             p.kill()
             p.wait()
+
+
+def _pid_of_kernel(km) -> int:
+    """Ask a kernel for its process id, through a client of its own connection file."""
+    from jupyter_client import BlockingKernelClient
+
+    client = BlockingKernelClient()
+    client.load_connection_info(km.get_connection_info())
+    client.start_channels()
+    printed = []
+    try:
+        client.wait_for_ready(timeout=60)
+        reply = client.execute_interactive(
+            "import os; print(os.getpid())",
+            timeout=60,
+            output_hook=lambda m: printed.append(m["content"]["text"]) if m["msg_type"] == "stream" else None,
+        )
+        assert reply["content"]["status"] == "ok"
+    finally:
+        client.stop_channels()
+    return int("".join(printed))
+
+
+def test_kernels_of_two_runs_in_one_folder_never_share_a_socket_and_a_dead_one_is_started_again(tmp_path):
+    """The failure this guards against: kernels bound TCP ports that another process could take
+    between their choice and their binding ("Address already in use", a traceback on the user's
+    terminal), and jupyter_client's default IPC prefix is one name in the working directory, so
+    kernels of two runs started there would share socket files and answer each other's clients."""
+    import os
+    import signal
+
+    from cmestudy.pipeline import KernelPool
+
+    pools = [KernelPool("python3", tmp_path, tmp_path / f"logs{i}") for i in range(2)]
+    try:
+        for pool in pools:
+            for name in ("a", "b"):
+                pool.start(name, "import json", nice=False)
+        kms = [pool.managers[n] for pool in pools for n in ("a", "b")]
+        if os.name == "posix":
+            assert {km.transport for km in kms} == {"ipc"}
+            assert len({km.ip for km in kms}) == 4 and not list(tmp_path.glob("kernel-ipc*"))
+        for pool in pools:  # every kernel answers its own client: the pid it prints is its own
+            for name in ("a", "b"):
+                assert _pid_of_kernel(pool.managers[name]) == pool.pids[name]
+        dead = pools[0].pids["a"]
+        os.kill(dead, signal.SIGKILL)
+        pools[0].managers["a"].provisioner.process.wait()
+        km = pools[0].take("a")
+        assert km.is_alive() and pools[0].pids["a"] != dead
+        assert _pid_of_kernel(km) == pools[0].pids["a"]
+    finally:
+        for pool in pools:
+            pool.shutdown()
+    assert not any(os.path.exists(pool.sockets) for pool in pools if pool.sockets)
+    assert not list((tmp_path / "logs0").glob("*.log")), "a kernel with nothing to say leaves no log"

@@ -100,11 +100,18 @@ def test_a_cell_that_runs_past_the_timeout_ends_the_run_with_a_readable_error(sm
 
 
 def test_a_kernel_that_dies_ends_the_run_with_a_readable_error(small_raw, tmp_path):
-    nbdir, cell = _notebooks_with(tmp_path, "02_clean", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+    nbdir, cell = _notebooks_with(
+        tmp_path,
+        "02_clean",
+        "import os, signal, sys\nprint('last words', file=sys.__stderr__, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)",
+    )
     out = tmp_path / "out"
     proc = run_cli("run", "--raw", small_raw, "--out", out, "--notebooks", nbdir, "--no-progress", timeout=300)
     assert proc.returncode == 1, proc.stderr
-    assert f"notebook 02_clean failed in cell {cell} (`import os, signal`)" in proc.stderr, proc.stderr
+    assert f"notebook 02_clean failed in cell {cell} (`import os, signal, sys`)" in proc.stderr, proc.stderr
     assert "DeadKernelError: the kernel died" in proc.stderr
+    kernel_log = out / "logs" / "kernel-02_clean.log"  # what the kernel wrote is kept, not shown
+    assert f"what it wrote is in {kernel_log}" in proc.stderr and "last words" not in proc.stderr
+    assert "last words" in kernel_log.read_text()
     assert (out / "notebooks" / "02_clean.ipynb").is_file()
     assert not (out / "notebooks" / "03_descriptive.ipynb").exists()

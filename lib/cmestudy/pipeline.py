@@ -12,10 +12,14 @@ replaced, atomically, after every notebook has succeeded).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -158,12 +162,28 @@ class KernelPool:
     manager's session, whose id is the ZeroMQ identity of their shell sockets, and a
     kernel's ROUTER socket routes by identity, so a reply could go to the wrong client and
     papermill waited for it forever: 3 of 12 reruns of one notebook hung.)
+
+    On POSIX systems the kernels talk over Unix domain sockets (ZeroMQ's ``ipc`` transport),
+    not TCP ports: a TCP port is chosen by the client, released, and bound again by the
+    kernel a moment later, and another process (or another kernel starting at the same
+    time) can take it in between; the kernel then dies with "Address already in use". The
+    socket files live in a private directory of the pool, one prefix per notebook (never
+    jupyter_client's default ``kernel-ipc`` in the working directory, which every kernel
+    started there would share, so that their messages would cross), and cannot be taken. What a
+    kernel writes to its standard output and error (start-up warnings, or the traceback of a
+    kernel that could not start) goes to ``logs/kernel-<notebook>.log`` in the output
+    directory, not to the user's terminal; a kernel found dead when its notebook is due is
+    started again, once.
     """
 
-    def __init__(self, kernel: str, cwd: Path):
+    def __init__(self, kernel: str, cwd: Path, log_dir: Path | None = None):
         self.kernel, self.cwd = kernel, str(cwd)
+        self.log_dir = Path(log_dir) if log_dir else None
         self.managers: dict = {}
         self.pids: dict = {}
+        self.warm_up: dict = {}
+        self.started = itertools.count()
+        self.sockets = tempfile.mkdtemp(prefix="cmestudy-kernels-") if os.name == "posix" else None
         self.stopping = ThreadPoolExecutor(1)  # kernels are shut down off the critical path
 
     def start(self, name: str, warm_up: str = "", nice: bool = True) -> None:
@@ -171,14 +191,31 @@ class KernelPool:
         ``nice``, at a lower priority (nice 10), so that it does not slow the notebook executing now."""
         from jupyter_client.manager import KernelManager
 
+        self.warm_up[name] = warm_up
         lines = [ln for ln in warm_up.splitlines() if ln.strip()]
         # papermill's client is asynchronous (as for kernels it starts itself), so that nbclient's
         # timeouts and its check that the kernel is alive run while it waits for a message
-        km = KernelManager(kernel_name=self.kernel, client_class="jupyter_client.asynchronous.AsyncKernelClient")
-        km.start_kernel(
-            extra_arguments=KERNEL_ARGS + ([f"--IPKernelApp.exec_lines={json.dumps(lines)}"] if lines else []),
-            cwd=self.cwd,
+        km = KernelManager(
+            kernel_name=self.kernel,
+            client_class="jupyter_client.asynchronous.AsyncKernelClient",
+            # a kernel started again gets a new prefix: the dead one's files are removed in the background
+            **(
+                {"transport": "ipc", "ip": os.path.join(self.sockets, f"{name}.{next(self.started)}")}
+                if self.sockets
+                else {}
+            ),
         )
+        with contextlib.ExitStack() as stack:
+            streams = {}
+            if self.log_dir is not None:  # the kernel keeps its own copy of the file descriptor
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                log_file = stack.enter_context(open(self.log_dir / f"kernel-{name}.log", "ab"))
+                streams = {"stdout": log_file, "stderr": subprocess.STDOUT}
+            km.start_kernel(
+                extra_arguments=KERNEL_ARGS + ([f"--IPKernelApp.exec_lines={json.dumps(lines)}"] if lines else []),
+                cwd=self.cwd,
+                **streams,
+            )
         self.pids[name] = getattr(getattr(km, "provisioner", None), "pid", None)
         if nice:
             self._renice(name, WARM_NICENESS)
@@ -203,11 +240,13 @@ class KernelPool:
                 self._renice(n, SHARING_NICENESS)
 
     def take(self, name: str):
-        """The kernel started for ``name``, or None (papermill then starts one) if it has died."""
+        """The kernel started for ``name``; one found dead is started again (at full priority)."""
         km = self.managers.get(name)
         if km is not None and not km.is_alive():
-            self.shutdown(name)
-            return None
+            self.managers.pop(name)
+            self.stopping.submit(_stop_kernel, km)
+            self.start(name, self.warm_up.get(name, ""), nice=False)
+            km = self.managers[name]
         return km
 
     def shutdown(self, name: str | None = None) -> None:
@@ -218,6 +257,11 @@ class KernelPool:
                 self.stopping.submit(_stop_kernel, km)
         if not name:
             self.stopping.shutdown(wait=True)
+            if self.sockets:
+                shutil.rmtree(self.sockets, ignore_errors=True)
+            for log_file in self.log_dir.glob("kernel-*.log") if self.log_dir else []:
+                if log_file.stat().st_size == 0:  # only kernels that had something to say leave a log
+                    log_file.unlink()
 
 
 def _stop_kernel(km) -> None:
@@ -279,8 +323,15 @@ def _execute_one(
     except DeadKernelError as exc:
         _cancel_orphan_tasks()
         cell, source = stopped_cell(dst)
+        kernel_log = Path(cfg.out_dir) / "logs" / f"kernel-{name}.log"
+        wrote = kernel_log.is_file() and kernel_log.stat().st_size > 0
         raise NotebookFailed(
-            name, cell, "DeadKernelError", f"the kernel died while the cell ran ({exc})", source, dst
+            name,
+            cell,
+            "DeadKernelError",
+            f"the kernel died while the cell ran ({exc})" + (f"; what it wrote is in {kernel_log}" if wrote else ""),
+            source,
+            dst,
         ) from None
     except RuntimeError as exc:  # jupyter_client: the kernel did not answer within the start-up timeout
         cell, source = stopped_cell(dst)
@@ -378,7 +429,7 @@ def execute(cfg: RunConfig, on_done=None) -> tuple[list[Path], int]:
     pool = None
     if first is not None:  # start the kernels of this notebook and of every later one now
         kernel = choose_kernel(cfg.kernel)
-        pool = KernelPool(kernel, Path(cfg.notebooks_dir))
+        pool = KernelPool(kernel, Path(cfg.notebooks_dir), Path(cfg.out_dir) / "logs")
         for n in names[names.index(first) :]:
             pool.start(n, import_lines(Path(cfg.notebooks_dir) / f"{n}.ipynb"), nice=n != first)
         import papermill  # noqa: F401  (loaded while the kernels start)
