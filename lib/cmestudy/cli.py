@@ -1,4 +1,5 @@
-"""The ``cmestudy`` command: run the study, validate raw exports, rebuild the default data."""
+"""The ``cmestudy`` command: run the study, validate raw exports, rebuild the default data, and
+find the tables consistent with the published figures."""
 
 from __future__ import annotations
 
@@ -250,7 +251,57 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not write: exit 1 if the files on disk differ from a fresh reconstruction",
     )
+    k = sub.add_parser(
+        "consistency",
+        help="list the learner tables consistent with the published figures, and what holds in all of them",
+        description="Read published.yml in --raw and find the integer learner tables (mode x title, per year) "
+        "whose chi-squares round to the published values, joined across years by the published totals: "
+        "how many there are (exact, or estimated with a 95%% interval), the range of each derived quantity, "
+        "which published statements hold in all of them, and which readings of the statistics (Pearson, "
+        "Yates, goodness of fit) can reproduce them. Writes the JSON the report's section "
+        "'What the published figures pin down' reads.",
+    )
+    k.add_argument(
+        "--raw",
+        type=Path,
+        default=paths.RAW_DIR,
+        metavar="DIR",
+        help="directory holding published.yml (default: data/raw)",
+    )
+    k.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"where to write the result (default: data/processed/{paths.CONSISTENCY_FILE}; the report reads it "
+        "there or beside published.yml)",
+    )
+    k.add_argument(
+        "--seconds",
+        type=_seconds,
+        default=60.0,
+        metavar="S",
+        help="search time per year for the Pearson reading; the other readings get a quarter (default: 60)",
+    )
+    k.add_argument("--seed", type=int, default=20250315, help="seed of the random columns (default: 20250315)")
     return p
+
+
+def _consistency(args) -> int:
+    from . import consistency
+
+    raw = paths.resolve(args.raw)
+    out = paths.resolve(args.out) if args.out else paths.PROCESSED_DIR / paths.CONSISTENCY_FILE
+    try:
+        result = consistency.analyse(
+            raw, seconds=args.seconds, seed=args.seed, log=lambda m: print(m, file=sys.stderr, flush=True)
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    consistency.write(result, out)
+    print(f"wrote {out}")
+    return 0
 
 
 def _run(args) -> int:
@@ -325,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
     if args.command == "reconstruct":
         return _reconstruct(args)
+    if args.command == "consistency":
+        return _consistency(args)
     return 2  # pragma: no cover - argparse requires a command
 
 

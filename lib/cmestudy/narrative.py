@@ -41,6 +41,14 @@ def _sentences(items) -> str:
     return t("punct.sentence_sep").join(items)
 
 
+def _enumerate(items) -> str:
+    """Items as the language lists them: "a, b and c", "a、b和c"."""
+    items = [str(i) for i in items]
+    if len(items) < 2:
+        return "".join(items)
+    return t("punct.enum_sep").join(items[:-1]) + t("punct.enum_last") + items[-1]
+
+
 def counts_by_mode(table: pd.DataFrame, noun: str) -> str:
     """E.g. 'Live-broadcast projects rose every year, from 21 in 2021 to 39 in 2023 (+86%). ...'.
 
@@ -240,10 +248,7 @@ def robustness(tests, design: dict, alpha: float) -> list[str]:
         return []
 
     def years(ys) -> str:
-        items = [t("narrative.robust.year", year=y) for y in ys]
-        if len(items) < 2:
-            return "".join(items)
-        return t("punct.enum_sep").join(items[:-1]) + t("punct.enum_last") + items[-1]
+        return _enumerate([t("narrative.robust.year", year=y) for y in ys])
 
     rs = {y: d.table for y, d in design.items()}
     items = [
@@ -389,4 +394,62 @@ def holdout(analysis, tolerance: float = 1 / 6) -> list[str]:
         out.append(t("narrative.holdout.trust_good", good=t("punct.enum_sep").join(good)))
     if bad:
         out.append(t("narrative.holdout.trust_poor", bad=t("punct.enum_sep").join(bad)))
+    return out
+
+
+def pinned_down(result: dict | None, state: str, pub, located: dict | None = None) -> list[str]:
+    """What the published figures pin down (from :func:`cmestudy.consistency.analyse`'s result)."""
+    from . import consistency, published
+
+    if state == "none":
+        return [t("published.none")]
+    if state in ("missing", "stale"):
+        return [t(f"narrative.pinned.{state}")]
+    p = result["readings"]["pearson"]
+    years = list(p["years"])
+    per_year = i18n.join(
+        [t("narrative.pinned.year_count", year=y, count=consistency._count_text(p["years"][y]["count"])) for y in years]
+    )
+    out = [
+        _sentences(
+            [
+                t("narrative.pinned.counts", per_year=per_year, joined=consistency._count_text(p["joined"])),
+                t("narrative.pinned.method_exact" if p["joined"]["exact"] else "narrative.pinned.method_sampled"),
+            ]
+        )
+    ]
+    v = [p["derived"][y]["cramers_v"] for y in years]
+    if all(s["min"] is not None for s in v):
+        out.append(
+            t(
+                "narrative.pinned.ranges",
+                vmin=i18n.number(min(s["min"] for s in v), 3),
+                vmax=i18n.number(max(s["max"] for s in v), 3),
+            )
+        )
+    groups: dict[str, list[str]] = {}
+    texts = {c["id"]: published.claim_text(c) for c in pub.claims}
+    for cid, g in p["claims"].items():
+        if cid in texts:
+            share = "" if g["share"] is None else f"{i18n.number(100 * g['share'], 1)}%"
+            groups.setdefault(g["verdict"], []).append(
+                t("narrative.pinned.claim", text=texts[cid], share=share) if g["verdict"] == "some" else texts[cid]
+            )
+    parts = [t(f"narrative.pinned.claims_{k}", items=_enumerate(groups[k])) for k in ("all", "some", "none", "not_about_tables", "undecided") if k in groups]  # fmt: skip
+    if parts:
+        out.append(_sentences(parts))
+    verdicts: dict[str, list[str]] = {}
+    for r, e in result["readings"].items():
+        verdicts.setdefault(e["verdict"], []).append(t(f"consistency.reading.{r}"))
+    key = {"consistent": "readings_ok", "inconsistent": "readings_bad", "unsettled": "readings_unsettled"}
+    out.append(
+        _sentences([t(f"narrative.pinned.{key[v]}", items=_enumerate(verdicts[v])) for v in key if v in verdicts])
+    )
+    if located:
+        outside = [y for y, loc in located.items() if not loc.get("consistent", True)]
+        out.append(
+            t("narrative.pinned.located_outside", years=_enumerate(outside))
+            if outside
+            else t("narrative.pinned.located_inside")
+        )
     return out

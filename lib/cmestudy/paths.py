@@ -24,6 +24,7 @@ def _find_root() -> Path:
 PROJECT_ROOT = _find_root()
 RAW_DIR = PROJECT_ROOT / "data" / "raw"
 PROCESSED_DIR = PROJECT_ROOT / "data" / "processed"
+CONSISTENCY_FILE = "published-consistency.json"  # `cmestudy consistency`: beside published.yml or in PROCESSED_DIR
 OUTPUT_DIR = PROJECT_ROOT / "output"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
@@ -49,7 +50,7 @@ def data_suffix(path: Path) -> str:
 
 
 #: Files that accompany the exports and are read for what they are, not as data.
-COMPANION_FILES = {"codebook.yml", "published.yml", "reconstruction.yml", "readme.md"}
+COMPANION_FILES = {"codebook.yml", "published.yml", "reconstruction.yml", "readme.md", CONSISTENCY_FILE}
 
 #: The notebooks of the study, in the order the pipeline runs them.
 NOTEBOOKS = ("01_ingest", "02_clean", "03_descriptive", "04_chisquare", "05_prospects")

@@ -404,3 +404,45 @@ def live_title_mix(mix: pd.DataFrame) -> plt.Figure:
     ax.legend(title=t("axis.title_grade"), frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
+
+
+@_styled
+def consistent_live_shares(result: dict, located: dict | None = None) -> plt.Figure:
+    """Each title's live share across the tables consistent with the published figures.
+
+    One strip per year and title: the kept sample of the joined set (a weighted draw), its
+    middle 95% as a bar, and the data set's own value as a black diamond.
+    """
+    from .consistency import derived
+
+    titles = result["titles"]
+    samples = result["readings"]["pearson"]["sample"]
+    years = sorted(samples)
+    fig, ax = plt.subplots(figsize=(WIDTH, 7.5 * CM))
+    rng = np.random.default_rng(0)
+    width = 0.24
+    for k, g in enumerate(titles):
+        for i, y in enumerate(years):
+            tab = np.asarray(samples[y]["tables"], dtype=float).reshape(-1, 2, 3)
+            w = np.asarray(samples[y]["weights"], dtype=float)
+            if not len(tab):
+                continue
+            share = 100 * derived(tab, titles)[f"live_share_{g}"]
+            x = i + (k - (len(titles) - 1) / 2) * width
+            shown = rng.choice(len(share), min(len(share), 600), replace=False, p=w / w.sum())
+            ax.scatter(x + rng.uniform(-0.07, 0.07, len(shown)), share[shown], s=3, alpha=0.25,
+                       color=GRADE_COLORS[g], linewidths=0, label=label(g) if i == 0 else None)  # fmt: skip
+            o = np.argsort(share)
+            cw = np.cumsum(w[o]) / w.sum()
+            lo, hi = share[o][np.searchsorted(cw, 0.025)], share[o][min(np.searchsorted(cw, 0.975), len(o) - 1)]
+            ax.plot([x, x], [lo, hi], color="black", linewidth=1.2)
+            if located and y in located:
+                ax.scatter([x], [100 * located[y]["values"][f"live_share_{g}"]], marker="D", s=22, color="black",
+                           zorder=5, label=t("figure.this_data") if (i, k) == (0, len(titles) - 1) else None)  # fmt: skip
+    ax.set_xticks(np.arange(len(years)), years)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel(t("axis.year"))
+    ax.set_ylabel(t("axis.live_share_of_title"))
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=2)
+    fig.tight_layout()
+    return fig
