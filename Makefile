@@ -7,17 +7,20 @@ OUT    ?= output
 # language of the report: en or zh (make report REPORT_LANG=zh)
 REPORT_LANG ?= en
 STAMP  := $(VENV)/.cmestudy-installed
+LOCK   := requirements.lock
 
 .DEFAULT_GOAL := help
-.PHONY: help report test lab data bench bench-exact bench-scale clean
+.PHONY: help report test lab lock data consistency bench bench-exact bench-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Every package at the version of requirements.lock, each file checked against its SHA-256
+# (pip's hash-checking mode), then cmestudy itself (its dependencies are all in the lock).
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name cmestudy --display-name "Python (cmestudy)" >/dev/null
 	@touch $@
 
@@ -34,6 +37,15 @@ lab: $(STAMP) ## Open JupyterLab on the notebooks with the cmestudy kernel
 
 data: $(STAMP) ## Regenerate the reconstructed default data set in data/raw/ (byte-identical)
 	$(BIN)/cmestudy reconstruct --raw data/raw
+
+lock: $(STAMP) ## Refresh requirements.lock from pyproject.toml (current pins kept) and environment.yml from it
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra bench --extra lock --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" \
+		--quiet -o $(LOCK)
+	$(BIN)/python -m cmestudy.lockfile environment > environment.yml.tmp && mv environment.yml.tmp environment.yml
+
+consistency: $(STAMP) ## Tables consistent with the published figures (about 5 min): data/raw/published-consistency.json
+	$(BIN)/cmestudy consistency --raw data/raw --out data/raw/published-consistency.json
 
 bench: $(STAMP) ## Benchmark ingest at 1M and 10M rows against DuckDB, and the study run (output/benchmarks/)
 	$(BIN)/python benchmarks/bench.py

@@ -1,48 +1,15 @@
-"""The compendium's own habits: dependency lists in sync, clean notebooks, thin notebooks."""
+"""The compendium's own habits: clean notebooks, thin notebooks (dependency lists: test_lock.py)."""
 
 from __future__ import annotations
 
 import ast
 import json
-import re
-import tomllib
 from pathlib import Path
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-
-
-def _name(req: str) -> str:
-    return re.split(r"[<>=!~\[; ]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
-
-
-def test_environment_yml_lists_the_same_dependencies_as_pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_side = {_name(r): r.replace(" ", "") for r in project["dependencies"]}
-    for extra in project.get("optional-dependencies", {}).values():
-        pip_side.update({_name(r): r.replace(" ", "") for r in extra})
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda_side = {}
-    for dep in env["dependencies"]:
-        if isinstance(dep, str) and _name(dep) not in ("python", "pip"):
-            conda_side[_name(dep)] = dep.replace(" ", "")
-        elif isinstance(dep, dict):  # packages conda-forge lacks, installed by pip
-            for req in dep.get("pip", []):
-                if not req.startswith("-"):
-                    conda_side[_name(req)] = req.replace(" ", "")
-    assert set(conda_side) == set(pip_side), (
-        f"only in pyproject.toml: {sorted(set(pip_side) - set(conda_side))}; "
-        f"only in environment.yml: {sorted(set(conda_side) - set(pip_side))}"
-    )
-    for name in pip_side:
-        spec_pip = re.sub(r"^\[[^\]]*\]", "", pip_side[name][len(name) :])  # conda packages carry no extras
-        spec_conda = conda_side[name][len(name) :]
-        assert spec_pip == spec_conda, f"{name}: pyproject.toml says {spec_pip!r}, environment.yml says {spec_conda!r}"
-    python = [d for d in env["dependencies"] if isinstance(d, str) and _name(d) == "python"]
-    assert python == ["python=3.11"]
 
 
 def test_the_five_study_notebooks_exist_in_order():

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, fonts, i18n
+from . import __version__, fonts, i18n, lockfile
 from .fileio import write_bytes, write_text
 from .paths import PROJECT_ROOT
 
@@ -122,14 +122,32 @@ def git_commit(root: Path = PROJECT_ROOT) -> str:
         return i18n.t("doc.no_git")
 
 
-def package_versions() -> list[tuple[str, str]]:
-    rows = [("python", platform.python_version())]
+def package_versions() -> list[tuple[str, str, str]]:
+    """(package, running version, version in requirements.lock or "–") for the main packages."""
+    locked = lockfile.pins() if lockfile.LOCK_FILE.is_file() else {}
+    rows = [("python", platform.python_version(), "3.11" if locked else "–")]
     for name in VERSIONED:
         try:
-            rows.append((name, metadata.version(name)))
+            running = metadata.version(name)
         except metadata.PackageNotFoundError:
-            rows.append((name, i18n.t("doc.not_installed")))
+            running = i18n.t("doc.not_installed")
+        rows.append((name, running, locked.get(lockfile.normalise(name), "–")))
     return rows
+
+
+def lock_state() -> dict:
+    """The lock's digest and the packages whose running version differs from it (for the appendix)."""
+    digest = lockfile.digest()
+    if digest is None:
+        return {"digest": None, "text": i18n.t("doc.lock_missing")}
+    differ = lockfile.drift()
+    if not differ:
+        return {"digest": digest, "text": i18n.t("doc.lock_matches", n=len(lockfile.pins()))}
+    items = [
+        i18n.t("doc.lock_differs_item", name=n, locked=v, running=r or i18n.t("doc.not_installed"))
+        for n, v, r in differ
+    ]
+    return {"digest": digest, "text": i18n.t("doc.lock_differs", n=len(differ), items=i18n.join(items))}
 
 
 def shown_path(path) -> str:
@@ -265,6 +283,7 @@ def build(
         "commit": git_commit(),
         "version": __version__,
         "versions": package_versions(),
+        "lock": lock_state(),
         "params": params,
         "shown": {k: shown_path(v) for k, v in params.items() if k.endswith("_dir")},
         "provenance": []

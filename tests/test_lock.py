@@ -1,0 +1,98 @@
+"""The locked environment (requirements.lock), environment.yml and CITATION.cff.
+
+The lock is what the README's two commands install (pip's hash-checking mode); these tests
+fail when it and pyproject.toml disagree, when environment.yml was not regenerated from it,
+when the running versions are not the locked ones, or when CITATION.cff is not valid CFF.
+"""
+
+import json
+import shutil
+import subprocess
+import tomllib
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+from cmestudy import lockfile
+
+from .conftest import ROOT
+
+EXTRAS = ("test", "bench", "lock")
+
+
+def _requirements():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    reqs = list(project["dependencies"])
+    for extra in EXTRAS:
+        reqs += project["optional-dependencies"][extra]
+    return [Requirement(r) for r in reqs]
+
+
+def test_every_requirement_of_pyproject_is_locked_at_a_version_it_allows():
+    locked = lockfile.pins()
+    assert len(locked) > 50
+    for req in _requirements():
+        name = lockfile.normalise(req.name)
+        assert name in locked, f"{req.name} is in pyproject.toml but not in requirements.lock: run `make lock`"
+        assert req.specifier.contains(locked[name], prereleases=True), (
+            f"{req.name}: pyproject.toml asks {req.specifier}, requirements.lock pins {locked[name]}: run `make lock`"
+        )
+
+
+def test_every_pin_has_hashes_and_the_lock_is_for_linux():
+    lines = (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()
+    pinned = [i for i, line in enumerate(lines) if line and not line.startswith((" ", "#"))]
+    assert len(pinned) == len(lockfile.pins())
+    for i in pinned:  # "name==version \" then its hashes
+        assert "==" in lines[i] and lines[i + 1].strip().startswith("--hash=sha256:"), f"{lines[i]} has no hash"
+    assert "pywin32" not in lockfile.pins()  # resolved for Linux: no Windows-only packages
+
+
+def test_environment_yml_is_generated_from_the_lock():
+    assert (ROOT / "environment.yml").read_text(encoding="utf-8") == lockfile.environment_yml(), (
+        "environment.yml differs from the lock: run `make lock`"
+    )
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert {lockfile.normalise(p.split("==")[0]): p.split("==")[1] for p in pip} == lockfile.pins()
+    assert "python=3.11" in env["dependencies"]
+
+
+def test_the_running_versions_are_the_locked_ones():
+    assert lockfile.drift() == [], "installed versions differ from requirements.lock: run `make test` (it reinstalls)"
+
+
+def test_make_lock_on_an_unchanged_pyproject_changes_nothing(tmp_path):
+    """The same command as `make lock`, writing to a copy of the lock: the copy must not change."""
+    uv = shutil.which("uv", path=str(ROOT / ".venv" / "bin")) or shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed (it comes with the `lock` extra)")
+    copy = tmp_path / "requirements.lock"
+    shutil.copy(ROOT / "requirements.lock", copy)
+    make = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "uv pip compile pyproject.toml --extra test --extra bench --extra lock --generate-hashes" in make
+    proc = subprocess.run(
+        [uv, "pip", "compile", "pyproject.toml", "--extra", "test", "--extra", "bench", "--extra", "lock",
+         "--generate-hashes", "--python-version", "3.11", "--python-platform", "x86_64-unknown-linux-gnu",
+         "--custom-compile-command", "make lock", "--quiet", "-o", str(copy)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if proc.returncode != 0 and ("network" in proc.stderr.lower() or "connect" in proc.stderr.lower()):
+        pytest.skip(f"PyPI cannot be reached: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 0, proc.stderr
+    assert copy.read_text(encoding="utf-8") == (ROOT / "requirements.lock").read_text(encoding="utf-8")
+
+
+def test_citation_cff_is_valid_and_cites_the_study():
+    import jsonschema
+
+    schema = json.loads((ROOT / "tests" / "data" / "citation-file-format-1.2.0.schema.json").read_text())
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    jsonschema.validate(cff, schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    assert cff["version"] == __import__("cmestudy").__version__
+    study = cff["references"][0]
+    assert (study["year"], study["volume"], study["start"], study["end"]) == (2025, 41, 838, 844)
+    bad = dict(cff, authors=[{"nonsense": "x"}])  # the schema does reject what is not CFF
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
