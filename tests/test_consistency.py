@@ -215,3 +215,27 @@ def test_the_shipped_analysis_is_for_the_published_figures_beside_it():
 def test_the_command_names_a_missing_published_file(tmp_path):
     proc = run_cli("consistency", "--raw", tmp_path, "--out", tmp_path / "x.json")
     assert proc.returncode == 2 and "published.yml is missing" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_rates_reading_finds_every_table_of_percentages_a_full_scan_finds():
+    """Statistics computed on percentages (integer percentages here, to keep the scan small)."""
+    live = np.array([40, 55, 30])  # each title's % of learners in live projects
+    pct = np.array([live, 100 - live], float)
+
+    def window(v):
+        return C._window(round(float(v), 2), 2)
+
+    fig = C.YearFigures(
+        2021,
+        list(COLS),
+        window(C.x2_2xk(pct[0], pct[1])),
+        {o: window(C.x2_2x2(pct[0, COLS[o]], pct[0, 1], pct[1, COLS[o]], pct[1, 1])) for o in ("junior", "senior")},
+        "intermediate",
+    )
+    found = _as_set(C._rate_tables(fig, steps=100))
+    g = np.array(list(itertools.product(range(101), repeat=3)), float)
+    ok = C._inside(C.x2_2xk(g, 100 - g), fig.overall)
+    for o, w in fig.pairs.items():
+        ok &= C._inside(C.x2_2x2(g[:, COLS[o]], g[:, 1], 100 - g[:, COLS[o]], 100 - g[:, 1]), w)
+    brute = {(*r, *(100 - np.array(r))) for r in g[ok].astype(int).tolist()}
+    assert (40, 55, 30, 60, 45, 70) in brute and found == brute

@@ -50,9 +50,12 @@ Joined across years
 Readings of the design
     The same search under other readings of what the published statistics are: Pearson
     chi-square (the reading used everywhere else), the 2 x 2 statistics with Yates'
-    continuity correction, and goodness of fit of the live learners' titles against equal
-    shares (one row). A reading is consistent when at least one joined set of tables
-    reproduces every figure.
+    continuity correction, goodness of fit of the live learners' titles against equal
+    shares (one row), and the title rows x mode columns read as rates: the statistics
+    computed on each title's percentages of live and face-to-face learners (rows of 100,
+    to two decimals) instead of on counts, a known slip. A reading is consistent when at
+    least one joined set of tables reproduces every figure (rates carry no counts, so the
+    totals do not join them: any choice per year will do).
 
 References
     Brown NJL, Heathers JAJ (2017). The GRIM test. Soc Psychol Personal Sci 8:363-369.
@@ -80,7 +83,8 @@ from .fileio import write_bytes
 from .schema import GRADES
 
 CACHE_FILE = paths.CONSISTENCY_FILE
-READINGS = ("pearson", "yates", "goodness_of_fit")
+READINGS = ("pearson", "yates", "goodness_of_fit", "rates")
+RATE_STEPS = 10_000  # the rates reading: percentages printed to two decimals
 EXACT_COLUMNS = 200_000  # enumerate every pivot column up to this many; sample beyond
 Z95 = 1.959963984540054
 
@@ -337,6 +341,9 @@ def is_consistent(table, fig: YearFigures, reading: str = "pearson") -> bool:
     """Does a 2 x 3 table (rows live, face-to-face; columns in GRADES order) reproduce the year's figures?"""
     t = np.asarray(table, dtype=float)
     ip = fig.titles.index(fig.pivot)
+    if reading == "rates":  # t: each title's learners by mode in 1/RATE_STEPS; statistics on the percentages
+        t = t / (RATE_STEPS / 100)
+        reading = "pearson"
     if reading == "goodness_of_fit":
         ok = _inside(goodness_of_fit(t[0]), fig.overall)
         for other, w in fig.pairs.items():
@@ -400,8 +407,8 @@ def year_set(
     lies mostly there (a year has about its share of the totals), so its tables are found
     more often, and every table's weight corrects for it."""
     t0 = time.perf_counter()
-    if reading == "goodness_of_fit":
-        tables = _gof_tables(fig, live_max)
+    if reading in ("goodness_of_fit", "rates"):
+        tables = _gof_tables(fig, live_max) if reading == "goodness_of_fit" else _rate_tables(fig)
         return YearSet(fig.year, reading, 1, 1, True, tables, np.array([len(tables)]), time.perf_counter() - t0)
     ncol = (live_max + 1) * (f2f_max + 1)
     exact = ncol <= exact_columns
@@ -438,6 +445,47 @@ def _column_draws(live_max: int, f2f_max: int, focus, rng: np.random.Generator):
             yield b, d, 1.0 / n_all
         else:
             yield b, d, 0.5 / n_all + (0.5 / n_focus if b <= fb and d <= fd else 0.0)
+
+
+def _rate_tables(fig: YearFigures, steps: int = RATE_STEPS) -> np.ndarray:
+    """Rates reading, exactly: every choice of each title's live percentage (to two decimals;
+    face-to-face is 100 minus it) whose statistics, computed on the 2 x 3 table of
+    percentages, round to the figures. Pairs with the pivot are scored on the full grid of
+    percentages, matched on the pivot's, and the 2 x 3 statistic checked. Tables are
+    returned in units of 1/``steps`` of each title's learners (live row over face-to-face row)."""
+    ip = fig.titles.index(fig.pivot)
+    scale = steps / 100
+    grid = np.arange(steps + 1, dtype=float)
+    hits = {}
+    for other, window in fig.pairs.items():
+        found_p, found_x = [], []
+        for start in range(0, steps + 1, 500):  # 500 pivot values at a time
+            pv = grid[start : start + 500]
+            v = x2_2x2(
+                grid[:, None] / scale,
+                pv[None, :] / scale,
+                (steps - grid[:, None]) / scale,
+                (steps - pv[None, :]) / scale,
+            )
+            i, j = np.nonzero(_inside(v, window))
+            found_p.append(j + start)
+            found_x.append(i)
+        hits[other] = (np.concatenate(found_p), np.concatenate(found_x))  # (pivot, other), in steps
+    (o1, (p1, x1)), (o2, (p2, x2)) = hits.items()
+    order = np.argsort(p2, kind="stable")
+    p2, x2 = p2[order], x2[order]
+    lo, hi = np.searchsorted(p2, p1, "left"), np.searchsorted(p2, p1, "right")
+    rep = hi - lo
+    if not rep.sum():
+        return np.zeros((0, 2, 3), np.int64)
+    i = np.repeat(np.arange(len(p1)), rep)
+    j = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi) if b > a])
+    live = np.zeros((len(i), 3), np.int64)
+    live[:, ip] = p1[i]
+    live[:, fig.titles.index(o1)] = x1[i]
+    live[:, fig.titles.index(o2)] = x2[j]
+    keep = _inside(x2_2xk(live / scale, (steps - live) / scale), fig.overall)
+    return np.stack([live[keep], steps - live[keep]], axis=1)
 
 
 def _gof_tables(fig: YearFigures, live_max: int) -> np.ndarray:
@@ -576,9 +624,7 @@ def join(sets: dict[int, YearSet], totals: tuple[int, int], rng: np.random.Gener
     weight = {y: sets[y].table_weights for y in years}
 
     def weights_and_count(picks: dict[int, np.ndarray]):
-        hists = {
-            y: grid.histogram(sets[y].tables[picks[y]], weight[y][picks[y]], sigma[y]) for y in years
-        }
+        hists = {y: grid.histogram(sets[y].tables[picks[y]], weight[y][picks[y]], sigma[y]) for y in years}
         out = {}
         for y in years:
             others = [hists[o] for o in years if o != y]
@@ -787,7 +833,11 @@ def analyse(raw_dir, seconds: float = 60.0, seed: int = 20250315, exact_columns:
             jt = (totals[0], 0)
         else:
             jt = totals
-        joined, weights = join(sets, jt, rng)
+        if reading == "rates":  # percentages carry no counts: any table of each year combines with any other
+            n = float(np.prod([len(sets[f.year].tables) for f in figs]))
+            joined, weights = (n, n, n), {f.year: np.ones(len(sets[f.year].tables)) for f in figs}
+        else:
+            joined, weights = join(sets, jt, rng)
         entry = {
             "years": {},
             "joined": _count_dict(joined, all(s.exact for s in sets.values())),
