@@ -433,7 +433,9 @@ def pinned_down(result: dict | None, state: str, pub, located: dict | None = Non
         if cid in texts:
             share = "" if g["share"] is None else f"{i18n.number(100 * g['share'], 1)}%"
             groups.setdefault(g["verdict"], []).append(
-                t("narrative.pinned.claim", text=texts[cid], share=share) if g["verdict"] == "some" else texts[cid]
+                t("narrative.pinned.claim", text=texts[cid], share=share)
+                if g["verdict"] == "some"
+                else t("narrative.pinned.quoted", text=texts[cid])
             )
     parts = [t(f"narrative.pinned.claims_{k}", items=_enumerate(groups[k])) for k in ("all", "some", "none", "not_about_tables", "undecided") if k in groups]  # fmt: skip
     if parts:
