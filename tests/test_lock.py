@@ -96,3 +96,27 @@ def test_citation_cff_is_valid_and_cites_the_study():
     bad = dict(cff, authors=[{"nonsense": "x"}])  # the schema does reject what is not CFF
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+def test_the_appendix_names_the_lock_and_any_package_that_runs_at_another_version(tmp_path, monkeypatch):
+    from cmestudy import document, i18n
+
+    i18n.set_language("en")
+    state = document.lock_state()
+    assert state["digest"] == lockfile.digest() and len(state["digest"]) == 64
+    assert (
+        state["text"]
+        == f"Every one of the {len(lockfile.pins())} packages of requirements.lock runs at its locked version."
+    )
+    changed = tmp_path / "requirements.lock"
+    text = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    numpy = lockfile.pins()["numpy"]
+    changed.write_text(text.replace(f"numpy=={numpy}", "numpy==1.0.0"), encoding="utf-8")
+    monkeypatch.setattr(lockfile, "LOCK_FILE", changed)
+    state = document.lock_state()
+    assert state["digest"] == lockfile.digest(changed) != lockfile.digest(ROOT / "requirements.lock")
+    assert (
+        state["text"]
+        == f"Packages running at a version other than the locked one (1; `make report` installs the locked ones): numpy {numpy} (locked 1.0.0)."
+    )
+    assert ("numpy", numpy, "1.0.0") in document.package_versions()

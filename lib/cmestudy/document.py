@@ -124,7 +124,7 @@ def git_commit(root: Path = PROJECT_ROOT) -> str:
 
 def package_versions() -> list[tuple[str, str, str]]:
     """(package, running version, version in requirements.lock or "–") for the main packages."""
-    locked = lockfile.pins() if lockfile.LOCK_FILE.is_file() else {}
+    locked = lockfile.pins() if lockfile.digest() else {}
     rows = [("python", platform.python_version(), "3.11" if locked else "–")]
     for name in VERSIONED:
         try:

@@ -34,23 +34,23 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def pins(path: Path = LOCK_FILE) -> dict[str, str]:
+def pins(path: Path | None = None) -> dict[str, str]:
     """Locked versions by normalised name, in the order of the file."""
     out = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for line in Path(path or LOCK_FILE).read_text(encoding="utf-8").splitlines():
         m = _PIN.match(line)
         if m:
             out[normalise(m.group(1))] = m.group(2)
     return out
 
 
-def digest(path: Path = LOCK_FILE) -> str | None:
+def digest(path: Path | None = None) -> str | None:
     """SHA-256 of the lock file, or None when there is none."""
-    path = Path(path)
+    path = Path(path or LOCK_FILE)
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
-def drift(path: Path = LOCK_FILE) -> list[tuple[str, str, str | None]]:
+def drift(path: Path | None = None) -> list[tuple[str, str, str | None]]:
     """Locked packages whose installed version differs: (name, locked, installed or None)."""
     out = []
     for name, locked in pins(path).items():
@@ -63,7 +63,7 @@ def drift(path: Path = LOCK_FILE) -> list[tuple[str, str, str | None]]:
     return out
 
 
-def environment_yml(path: Path = LOCK_FILE) -> str:
+def environment_yml(path: Path | None = None) -> str:
     """``environment.yml`` pinned from the lock: Python 3.11 and pip from conda-forge, every
     package at its locked version from PyPI. The project itself is installed afterwards
     (``pip install --no-deps -e .``; repo2docker runs ``postBuild``)."""
