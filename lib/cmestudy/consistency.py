@@ -74,6 +74,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 
@@ -86,7 +87,6 @@ CACHE_FILE = paths.CONSISTENCY_FILE
 READINGS = ("pearson", "yates", "goodness_of_fit", "rates")
 RATE_STEPS = 10_000  # the rates reading: percentages printed to two decimals
 EXACT_COLUMNS = 200_000  # enumerate every pivot column up to this many; sample beyond
-Z95 = 1.959963984540054
 
 
 # --------------------------------------------------------------------------- figures
@@ -377,16 +377,19 @@ class YearSet:
             return np.ones(len(self.tables))
         return np.repeat(1.0 / (self.drawn * self.column_p), self.column_counts)
 
-    def count(self) -> tuple[float, float, float]:
-        """Size of the set with a 95% interval: exact (all three equal), or the Hansen-Hurwitz
-        estimate mean(k / p) over the drawn columns, with its standard error."""
+    def estimate(self) -> tuple[float, float]:
+        """Size of the set and its standard error: exact (error 0), or the Hansen-Hurwitz
+        estimate mean(k / p) over the drawn columns."""
         if self.exact or self.column_p is None:
-            n = float(len(self.tables))
-            return n, n, n
+            return float(len(self.tables)), 0.0
         z = self.column_counts / self.column_p
-        est = float(z.mean())
-        se = float(z.std(ddof=1) / np.sqrt(len(z))) if len(z) > 1 else 0.0
-        return est, max(est - Z95 * se, 0.0), est + Z95 * se
+        return float(z.mean()), float(z.std(ddof=1) / np.sqrt(len(z))) if len(z) > 1 else 0.0
+
+    def count(self, confidence: float = 0.95) -> tuple[float, float, float]:
+        """Size of the set with its interval at ``confidence`` (exact: all three equal)."""
+        est, se = self.estimate()
+        z = NormalDist().inv_cdf(0.5 + confidence / 2)
+        return est, max(est - z * se, 0.0), est + z * se
 
 
 def year_set(
@@ -607,10 +610,11 @@ def _density_at(conv: np.ndarray, grid: Grid, live, f2f, parts: int) -> np.ndarr
 def join(sets: dict[int, YearSet], totals: tuple[int, int], rng: np.random.Generator | None = None, boot: int = 200):
     """Join the years' sets by the published totals.
 
-    Returns the joined count (estimate, low, high; exact when every year was enumerated)
-    and, per year, each found table's weight in the joined set: how many tables of the
-    joined set it stands for (its own weight times the number of ways the other years
-    complete its row totals to the published ones).
+    Returns the joined count (estimate, and the 95% bootstrap interval; exact when every
+    year was enumerated), per year each found table's weight in the joined set (how many
+    tables of the joined set it stands for: its own weight times the number of ways the
+    other years complete its row totals to the published ones), and the bootstrap
+    replicates of the count (for intervals at other levels).
     """
     years = sorted(sets)
     exact = all(s.exact for s in sets.values())
@@ -644,11 +648,11 @@ def join(sets: dict[int, YearSet], totals: tuple[int, int], rng: np.random.Gener
         return out, float(out[last].sum())
 
     if any(not len(s.tables) for s in sets.values()):  # a year without tables: nothing to join
-        return (0.0, 0.0, 0.0), {y: np.zeros(len(sets[y].tables)) for y in years}
+        return (0.0, 0.0, 0.0), {y: np.zeros(len(sets[y].tables)) for y in years}, []
     everything = {y: np.arange(len(sets[y].tables)) for y in years}
     weights, count = weights_and_count(everything)
     if exact:
-        return (count, count, count), weights
+        return (count, count, count), weights, []
     rng = rng or np.random.default_rng(0)
     reps = []
     for _ in range(boot):  # resample the drawn columns of every year (the clusters)
@@ -662,7 +666,7 @@ def join(sets: dict[int, YearSet], totals: tuple[int, int], rng: np.random.Gener
             )
         reps.append(weights_and_count(picks)[1])
     lo, hi = np.percentile(reps, [2.5, 97.5])
-    return (count, float(lo), float(hi)), weights
+    return (count, float(lo), float(hi)), weights, [float(r) for r in reps]
 
 
 # --------------------------------------------------------------------------- what is true in them
@@ -835,12 +839,12 @@ def analyse(raw_dir, seconds: float = 60.0, seed: int = 20250315, exact_columns:
             jt = totals
         if reading == "rates":  # percentages carry no counts: any table of each year combines with any other
             n = float(np.prod([len(sets[f.year].tables) for f in figs]))
-            joined, weights = (n, n, n), {f.year: np.ones(len(sets[f.year].tables)) for f in figs}
+            joined, weights, replicates = (n, n, n), {f.year: np.ones(len(sets[f.year].tables)) for f in figs}, []
         else:
-            joined, weights = join(sets, jt, rng)
+            joined, weights, replicates = join(sets, jt, rng)
         entry = {
             "years": {},
-            "joined": _count_dict(joined, all(s.exact for s in sets.values())),
+            "joined": _count_dict(joined, all(s.exact for s in sets.values())) | {"replicates": replicates},
             "verdict": reading_verdict(sets, joined),
             "seconds": time.perf_counter() - t0,
         }
@@ -848,7 +852,7 @@ def analyse(raw_dir, seconds: float = 60.0, seed: int = 20250315, exact_columns:
         for fig in figs:
             ys = sets[fig.year]
             entry["years"][str(fig.year)] = {
-                "count": _count_dict(ys.count(), ys.exact),
+                "count": _count_dict(ys.count(), ys.exact) | {"se": ys.estimate()[1]},
                 "columns": ys.columns,
                 "columns_searched": ys.drawn,
                 "found": int(len(ys.tables)),
@@ -965,12 +969,28 @@ def study_tables(learners, years) -> dict[int, np.ndarray]:
     return out
 
 
-def _count_text(c: dict) -> str:
+def interval(c: dict, confidence: float = 0.95) -> tuple[float, float]:
+    """A cached count's interval at ``confidence``: from the bootstrap replicates (joined), the
+    standard error (a year), or as cached."""
+    if c.get("replicates"):
+        tail = 100 * (1 - confidence) / 2
+        lo, hi = np.percentile(c["replicates"], [tail, 100 - tail])
+        return float(lo), float(hi)
+    if "se" in c:
+        z = NormalDist().inv_cdf(0.5 + confidence / 2)
+        return max(c["estimate"] - z * c["se"], 0.0), c["estimate"] + z * c["se"]
+    return c["low"], c["high"]
+
+
+def _count_text(c: dict, confidence: float = 0.95) -> str:
     from . import i18n
 
     if c["exact"]:
         return i18n.integer(c["estimate"])
-    return i18n.t("consistency.about", value=_sig(c["estimate"]), low=_sig(c["low"]), high=_sig(c["high"]))
+    lo, hi = interval(c, confidence)
+    return i18n.t(
+        "consistency.about", value=_sig(c["estimate"]), low=_sig(lo), high=_sig(hi), level=i18n.level(confidence)
+    )
 
 
 def _sig(x: float) -> str:
@@ -987,7 +1007,7 @@ def _sig(x: float) -> str:
     return f"{i18n.number(m, 2)} × 10{sup}"
 
 
-def count_table(result: dict):
+def count_table(result: dict, confidence: float = 0.95):
     """Per year and joined: the printed statistics, the search, and how many tables are consistent."""
     import pandas as pd
 
@@ -1001,7 +1021,7 @@ def count_table(result: dict):
             "columns_searched": f"{i18n.integer(y['columns_searched'])} / {i18n.integer(y['columns'])}",
             "tables_found": i18n.integer(y["found"]),
             "effective_in_joined_set": i18n.number(y.get("joined_effective_tables", 0.0), 1),
-            "consistent_tables": _count_text(y["count"]),
+            "consistent_tables": _count_text(y["count"], confidence),
             "search_method": i18n.t("consistency.exact" if y["count"]["exact"] else "consistency.sampled"),
         }
     j = p["joined"]
@@ -1014,7 +1034,7 @@ def count_table(result: dict):
         "columns_searched": "",
         "tables_found": "",
         "effective_in_joined_set": "",
-        "consistent_tables": _count_text(j),
+        "consistent_tables": _count_text(j, confidence),
         "search_method": i18n.t("consistency.exact" if j["exact"] else "consistency.convolved"),
     }
     out = pd.DataFrame.from_dict(rows, orient="index")
@@ -1026,8 +1046,9 @@ QUANTITIES = ["live_share_junior", "live_share_intermediate", "live_share_senior
               "learners_live", "learners_face_to_face"]  # fmt: skip
 
 
-def derived_table(result: dict, located: dict | None = None):
-    """Range and middle 95% of each derived quantity across the joined set, beside the data set's value."""
+def derived_table(result: dict, located: dict | None = None, confidence: float = 0.95):
+    """Range (over every table found) and middle ``confidence`` (of the kept weighted sample)
+    of each derived quantity across the joined set, beside the data set's value."""
     import pandas as pd
 
     from . import i18n
@@ -1040,14 +1061,21 @@ def derived_table(result: dict, located: dict | None = None):
         return i18n.number(v, 3) if k == "cramers_v" else i18n.integer(v)
 
     rows = {}
-    for year, d in result["readings"]["pearson"]["derived"].items():
+    tail = (1 - confidence) / 2
+    pearson = result["readings"]["pearson"]
+    for year, d in pearson["derived"].items():
+        sample = pearson["sample"][year]
+        tables = np.asarray(sample["tables"], dtype=float).reshape(-1, 2, 3)
+        w = np.asarray(sample["weights"], dtype=float)
+        values = derived(tables, result["titles"]) if len(tables) else {}
         for k in QUANTITIES:
             s = d[k]
+            q = _weighted_quantiles(values[k], w, [tail, 0.5, 1 - tail]) if len(tables) and w.sum() > 0 else [None] * 3
             row = {
                 "min": fmt(k, s["min"]),
-                "q025": fmt(k, s["q025"]),
-                "median": fmt(k, s["median"]),
-                "q975": fmt(k, s["q975"]),
+                "q_low": fmt(k, q[0]),
+                "median": fmt(k, q[1]),
+                "q_high": fmt(k, q[2]),
                 "max": fmt(k, s["max"]),
             }
             if located is not None:
@@ -1085,7 +1113,7 @@ def claims_table(result: dict, pub):
     return out
 
 
-def readings_table(result: dict):
+def readings_table(result: dict, confidence: float = 0.95):
     """Each reading of the published statistics: consistent tables per year, joined, verdict."""
     import pandas as pd
 
@@ -1093,8 +1121,8 @@ def readings_table(result: dict):
 
     rows = {}
     for reading, r in result["readings"].items():
-        row = {str(y): _count_text(v["count"]) for y, v in r["years"].items()}
-        row["joined"] = _count_text(r["joined"])
+        row = {str(y): _count_text(v["count"], confidence) for y, v in r["years"].items()}
+        row["joined"] = _count_text(r["joined"], confidence)
         row["verdict"] = i18n.t(f"consistency.verdict_reading.{r['verdict']}")
         rows[i18n.t(f"consistency.reading.{reading}")] = row
     out = pd.DataFrame.from_dict(rows, orient="index")

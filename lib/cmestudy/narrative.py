@@ -397,7 +397,9 @@ def holdout(analysis, tolerance: float = 1 / 6) -> list[str]:
     return out
 
 
-def pinned_down(result: dict | None, state: str, pub, located: dict | None = None) -> list[str]:
+def pinned_down(
+    result: dict | None, state: str, pub, located: dict | None = None, confidence: float = 0.95
+) -> list[str]:
     """What the published figures pin down (from :func:`cmestudy.consistency.analyse`'s result)."""
     from . import consistency, published
 
@@ -408,13 +410,23 @@ def pinned_down(result: dict | None, state: str, pub, located: dict | None = Non
     p = result["readings"]["pearson"]
     years = list(p["years"])
     per_year = i18n.join(
-        [t("narrative.pinned.year_count", year=y, count=consistency._count_text(p["years"][y]["count"])) for y in years]
+        [
+            t("narrative.pinned.year_count", year=y, count=consistency._count_text(p["years"][y]["count"], confidence))
+            for y in years
+        ]
     )
     out = [
         _sentences(
             [
-                t("narrative.pinned.counts", per_year=per_year, joined=consistency._count_text(p["joined"])),
-                t("narrative.pinned.method_exact" if p["joined"]["exact"] else "narrative.pinned.method_sampled"),
+                t(
+                    "narrative.pinned.counts",
+                    per_year=per_year,
+                    joined=consistency._count_text(p["joined"], confidence),
+                ),
+                t(
+                    "narrative.pinned.method_exact" if p["joined"]["exact"] else "narrative.pinned.method_sampled",
+                    level=i18n.level(confidence),
+                ),
             ]
         )
     ]

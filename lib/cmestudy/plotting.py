@@ -407,11 +407,11 @@ def live_title_mix(mix: pd.DataFrame) -> plt.Figure:
 
 
 @_styled
-def consistent_live_shares(result: dict, located: dict | None = None) -> plt.Figure:
+def consistent_live_shares(result: dict, located: dict | None = None, confidence: float = 0.95) -> plt.Figure:
     """Each title's live share across the tables consistent with the published figures.
 
     One strip per year and title: the kept sample of the joined set (a weighted draw), its
-    middle 95% as a bar, and the data set's own value as a black diamond.
+    middle ``confidence`` as a bar, and the data set's own value as a black diamond.
     """
     from .consistency import derived
 
@@ -434,7 +434,8 @@ def consistent_live_shares(result: dict, located: dict | None = None) -> plt.Fig
                        color=GRADE_COLORS[g], linewidths=0, label=label(g) if i == 0 else None)  # fmt: skip
             o = np.argsort(share)
             cw = np.cumsum(w[o]) / w.sum()
-            lo, hi = share[o][np.searchsorted(cw, 0.025)], share[o][min(np.searchsorted(cw, 0.975), len(o) - 1)]
+            tail = (1 - confidence) / 2
+            lo, hi = share[o][np.searchsorted(cw, tail)], share[o][min(np.searchsorted(cw, 1 - tail), len(o) - 1)]
             ax.plot([x, x], [lo, hi], color="black", linewidth=1.2)
             if located and y in located:
                 ax.scatter([x], [100 * located[y]["values"][f"live_share_{g}"]], marker="D", s=22, color="black",
