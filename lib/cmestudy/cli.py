@@ -256,9 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the learner tables consistent with the published figures, and what holds in all of them",
         description="Read published.yml in --raw and find the integer learner tables (mode x title, per year) "
         "whose chi-squares round to the published values, joined across years by the published totals: "
-        "how many there are (exact, or estimated with a 95%% interval), the range of each derived quantity, "
-        "which published statements hold in all of them, and which readings of the statistics (Pearson, "
-        "Yates, goodness of fit) can reproduce them. Writes the JSON the report's section "
+        "how many there are (exact, or estimated with a 95% interval), the range of each derived quantity, "
+        "which published statements hold in all of them, and which readings of the statistics (Pearson, Yates, "
+        "goodness of fit, rates) can reproduce them. Writes the JSON the report's section "
         "'What the published figures pin down' reads.",
     )
     k.add_argument(
