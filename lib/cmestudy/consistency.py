@@ -31,11 +31,12 @@ Enumeration, column by column
 
 Count
     When there are few columns (b, d) (a small paper), all are enumerated and the count is
-    exact. Otherwise columns are drawn uniformly at random without replacement and the
-    count is estimated as (number of columns) x (mean count per drawn column), with a 95%
-    interval from the standard error of that mean (simple random sampling of clusters;
-    Cochran 1977, ch. 9). The tables of the drawn columns are then a uniform random
-    sample of the consistent set (each table is found exactly when its column is drawn).
+    exact. Otherwise columns are drawn at random with replacement, half uniformly over all
+    columns and half over the box where a year holds about its share of the totals (where
+    the joined set lies), and the count is the Hansen-Hurwitz estimate mean(k / p) over the
+    draws (k tables found in a column drawn with probability p), with an interval from its
+    standard error (sampling of clusters; Hansen & Hurwitz 1943, Cochran 1977 ch. 9). Each
+    table found then stands for 1 / (draws x p) tables of the set.
 
 Joined across years
     The yearly sets are joined by the published totals: the row totals of the years must
@@ -62,6 +63,8 @@ References
     Heathers JAJ, Anaya J, van der Zee T, Brown NJL (2018). Recovering data from summary
     statistics: Sample Parameter Reconstruction via Iterative TEchniques (SPRITE). PeerJ
     Preprints 6:e26968v1.
+    Hansen MH, Hurwitz WN (1943). On the theory of sampling from finite populations. Ann
+    Math Stat 14:333-362.
     Cochran WG (1977). Sampling Techniques, 3rd ed. Wiley.
     Wand MP (1994). Fast computation of multivariate kernel estimators. J Comput Graph
     Stat 3:433-445.
