@@ -129,3 +129,17 @@ def test_a_directory_of_gzip_and_parquet_parts_is_read_by_both_engines(partition
     pd.testing.assert_frame_equal(_learners(raw, engine="dask")[0], expected)
     names = set(reading.provenance_table(ingest.read_raw_dir(raw, key=KEY, engine="dask")).index)
     assert {"enrolments/part-0.csv.gz", "enrolments/part-1.parquet"} <= names
+
+
+def test_the_threaded_disk_shuffle_keeps_at_most_its_buffer_in_memory_and_restores_partd():
+    import partd
+    import partd.buffer
+
+    from cmestudy import engines
+
+    default = partd.buffer.Buffer(partd.Dict(), partd.Dict()).available_memory
+    with pytest.raises(RuntimeError):
+        with engines._disk_shuffle_buffer(engines.DISK_SHUFFLE_BUFFER):
+            assert partd.Buffer(partd.Dict(), partd.Dict()).available_memory == engines.DISK_SHUFFLE_BUFFER
+            raise RuntimeError("a failing computation")
+    assert partd.buffer.Buffer(partd.Dict(), partd.Dict()).available_memory == default == 1e9

@@ -16,12 +16,34 @@ the task graph: use a cluster you trust with the personal data of the exports.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from .schema import Codebook
+
+#: Bytes of shuffled rows the threaded engine keeps in memory before spilling them to disk.
+#: dask's disk shuffle builds ``partd.Buffer(partd.Dict(), partd.File(path))`` and so takes
+#: partd's default of 1 GB (no dask option sets it). At 200 MB the peak memory of a run of 30
+#: million rows fell from 1,968 MB to 1,203 MB, in the same time (57 s against 55 s).
+DISK_SHUFFLE_BUFFER = 200_000_000
+
+
+@contextlib.contextmanager
+def _disk_shuffle_buffer(nbytes: float):
+    """While the block runs, partd buffers built without an explicit size keep at most ``nbytes``
+    in memory (the default of ``partd.Buffer.__init__``'s ``available_memory``)."""
+    import partd.buffer
+
+    init = partd.buffer.Buffer.__init__
+    saved = init.__defaults__
+    init.__defaults__ = (float(nbytes),)
+    try:
+        yield
+    finally:
+        init.__defaults__ = saved
 
 
 @dataclass
@@ -158,7 +180,8 @@ def enrolment_counts_dask(
 
             with Client(scheduler) as client:
                 return client.compute(list(things), sync=True)
-        return dask.compute(*things, scheduler="threads")
+        with _disk_shuffle_buffer(DISK_SHUFFLE_BUFFER):
+            return dask.compute(*things, scheduler="threads")
 
     counts, n_keyed, n_dedup, orphan_summary, unknown_summary, *rest = compute(
         counts, n_keyed, n_dedup, orphan_summary, unknown_summary, *rows, *writes
