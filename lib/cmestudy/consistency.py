@@ -459,7 +459,6 @@ def _rate_tables(fig: YearFigures, steps: int = RATE_STEPS) -> np.ndarray:
     percentages, round to the figures. Pairs with the pivot are scored on the full grid of
     percentages, matched on the pivot's, and the 2 x 3 statistic checked. Tables are
     returned in units of 1/``steps`` of each title's learners (live row over face-to-face row)."""
-    ip = fig.titles.index(fig.pivot)
     scale = steps / 100
     grid = np.arange(steps + 1, dtype=float)
     hits = {}
@@ -478,18 +477,7 @@ def _rate_tables(fig: YearFigures, steps: int = RATE_STEPS) -> np.ndarray:
             found_x.append(i)
         hits[other] = (np.concatenate(found_p), np.concatenate(found_x))  # (pivot, other), in steps
     (o1, (p1, x1)), (o2, (p2, x2)) = hits.items()
-    order = np.argsort(p2, kind="stable")
-    p2, x2 = p2[order], x2[order]
-    lo, hi = np.searchsorted(p2, p1, "left"), np.searchsorted(p2, p1, "right")
-    rep = hi - lo
-    if not rep.sum():
-        return np.zeros((0, 2, 3), np.int64)
-    i = np.repeat(np.arange(len(p1)), rep)
-    j = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi) if b > a])
-    live = np.zeros((len(i), 3), np.int64)
-    live[:, ip] = p1[i]
-    live[:, fig.titles.index(o1)] = x1[i]
-    live[:, fig.titles.index(o2)] = x2[j]
+    live = _rows_sharing_pivot(fig, (o1, p1, x1), (o2, p2, x2))
     keep = _inside(x2_2xk(live / scale, (steps - live) / scale), fig.overall)
     return np.stack([live[keep], steps - live[keep]], axis=1)
 
@@ -500,7 +488,6 @@ def _gof_tables(fig: YearFigures, live_max: int) -> np.ndarray:
     For a pair (x, p) with the pivot p, (x - p)^2 / (x + p) lies in the window [lo, hi] for
     x between the roots of (x - p)^2 - L (x + p) = 0, x = p + L/2 +- sqrt(L^2/4 + 2 L p);
     every integer there is checked."""
-    ip = fig.titles.index(fig.pivot)
     (o1, w1), (o2, w2) = fig.pairs.items()
     p = np.arange(live_max + 1, dtype=float)
 
@@ -520,23 +507,25 @@ def _gof_tables(fig: YearFigures, live_max: int) -> np.ndarray:
         key = np.unique(q[good].astype(np.int64) * (live_max + 1) + x[good].astype(np.int64))
         return key // (live_max + 1), key % (live_max + 1)
 
-    p1, x1 = hits(w1)
-    p2, x2 = hits(w2)
-    out = []
-    order2 = np.argsort(p2, kind="stable")
-    p2, x2 = p2[order2], x2[order2]
+    live = _rows_sharing_pivot(fig, (o1, *hits(w1)), (o2, *hits(w2)))
+    live = live[(live.sum(1) <= live_max) & _inside(goodness_of_fit(live), fig.overall)]
+    return np.stack([live, np.zeros_like(live)], axis=1)
+
+
+def _rows_sharing_pivot(fig: YearFigures, first, second) -> np.ndarray:
+    """Every row (in ``fig.titles`` order) made of a hit of ``first`` and a hit of ``second``
+    with the same pivot value. Each is (other title, pivot values, that title's values)."""
+    (o1, p1, x1), (o2, p2, x2) = first, second
+    order = np.argsort(p2, kind="stable")
+    p2, x2 = p2[order], x2[order]
     lo, hi = np.searchsorted(p2, p1, "left"), np.searchsorted(p2, p1, "right")
-    rep = hi - lo
-    if rep.sum():
-        i = np.repeat(np.arange(len(p1)), rep)
-        j = np.concatenate([np.arange(s, e) for s, e in zip(lo, hi) if e > s])
-        live = np.zeros((len(i), 3), np.int64)
-        live[:, ip] = p1[i]
-        live[:, fig.titles.index(o1)] = x1[i]
-        live[:, fig.titles.index(o2)] = x2[j]
-        live = live[(live.sum(1) <= live_max) & _inside(goodness_of_fit(live), fig.overall)]
-        out.append(np.stack([live, np.zeros_like(live)], axis=1))
-    return np.concatenate(out) if out else np.zeros((0, 2, 3), np.int64)
+    i = np.repeat(np.arange(len(p1)), hi - lo)
+    j = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi) if b > a] or [np.zeros(0, np.int64)])
+    live = np.zeros((len(i), 3), np.int64)
+    live[:, fig.titles.index(fig.pivot)] = p1[i]
+    live[:, fig.titles.index(o1)] = x1[i]
+    live[:, fig.titles.index(o2)] = x2[j]
+    return live
 
 
 # --------------------------------------------------------------------------- joined years
