@@ -14,8 +14,11 @@ a fresh process:
 
 While a run lasts, a monitor samples every 0.2 s the resident memory of the run's process and of
 every process it started (the cluster's scheduler and workers), and reports the peak of each and
-of their sum. All runs of one size must give identical counts. Results: ``output/benchmarks/scale.json``
-and ``scale.md``.
+of their sum; a plugin on the cluster's scheduler counts the workers lost (a worker killed for
+exceeding its memory limit and restarted by its nanny leaves the scheduler). All runs of one size must
+give identical counts. The run ends with the targets of issue 18 and whether each is met (exit status 1
+if one is not): the largest process of a Dask run at most 2,000 MB at every size, no worker lost, counts
+identical. Results: ``output/benchmarks/scale.json`` and ``scale.md``.
 """
 
 from __future__ import annotations
@@ -46,15 +49,24 @@ if workers != "0":
     cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, memory_limit=memory, processes=True,
                            dashboard_address=None)
     scheduler = cluster.scheduler_address
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    class WorkersLost(SchedulerPlugin):  # a worker killed for its memory and restarted by its nanny leaves
+        def remove_worker(self, scheduler, worker, **kwargs):
+            lost.append(worker)
+
+    cluster.scheduler.add_plugin(WorkersLost())
+lost = []
 ingested = ingest.read_raw_dir(raw, key=b"benchmark-key-not-secret", engine=engine, scheduler=scheduler)
 cleaned = cleaning.clean(ingested, years=[2021, 2022, 2023])
 counts = cleaned.learners[cleaned.learners.grade != "unknown"][["project_id", "grade", "learners"]]
 counts = counts[counts.learners > 0].astype({"grade": str})
 elapsed = time.perf_counter() - t0
+workers_lost = len(lost)
 counts.sort_values(["project_id", "grade"]).to_parquet(out, index=False)
 if cluster is not None:
     cluster.close()
-print(json.dumps({"seconds": elapsed}))
+print(json.dumps({"seconds": elapsed, "workers_lost": workers_lost}))
 """
 
 
@@ -77,7 +89,7 @@ def monitored(cmd: list[str], env: dict) -> tuple[subprocess.CompletedProcess, d
             now = 0.0
             for p in procs:
                 try:
-                    rss = p.memory_info().rss / 2**20
+                    rss = p.memory_info().rss / 1e6
                     name = "main" if p.pid == root.pid else " ".join(p.cmdline()[1:3])[-60:] or p.name()
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
@@ -145,22 +157,70 @@ def main(argv=None) -> int:
             results["sizes"].append({"rows": rows, "csv_bytes": size, "runs": runs, "counts_identical": identical})
             print(f"  counts identical: {identical}", flush=True)
             shutil.rmtree(work / "raw")
+    results["targets"] = targets(results)
     (args.out / "scale.json").write_text(json.dumps(results, indent=2))
     lines = [
-        f"Dask engine at scale (workers: {args.memory_limit} each); peak memory summed over all processes.",
+        f"Dask engine at scale ({results['cpus']} cores; cluster workers with {args.memory_limit} each). "
+        "Peak resident memory in MB (10^6 bytes): of the largest process, and summed over all processes.",
         "",
-        "| rows | run | seconds | rows/s | peak MB, all processes | largest process MB | counts identical |",
-        "|---:|---|---:|---:|---:|---:|:---:|",
+        "| rows | run | seconds | rows/s | largest process MB | all processes MB | workers lost | counts identical |",
+        "|---:|---|---:|---:|---:|---:|---:|:---:|",
     ]
     for s in results["sizes"]:
         for name, r in s["runs"].items():
+            lost = str(r["workers_lost"]) if name == "dask_cluster" else "—"
             lines.append(
                 f"| {s['rows']:,} | {name} | {r['seconds']:.1f} | {s['rows'] / r['seconds']:,.0f} | "
-                f"{r['total_mb']:,.0f} | {r['largest_process_mb']:,.0f} | {'yes' if s['counts_identical'] else 'NO'} |"
+                f"{r['largest_process_mb']:,.0f} | {r['total_mb']:,.0f} | {lost} | "
+                f"{'yes' if s['counts_identical'] else 'NO'} |"
             )
+    lines += ["", "| target | measured | met |", "|---|---|:---:|"]
+    lines += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'NO'} |" for t in results["targets"]]
     (args.out / "scale.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    return 0 if all(s["counts_identical"] for s in results["sizes"]) else 1
+    return 0 if all(t["met"] for t in results["targets"]) else 1
+
+
+#: Largest resident memory of any process of a Dask run, in MB (10^6 bytes).
+PEAK_TARGET_MB = 2000
+
+
+def targets(results: dict) -> list[dict]:
+    """The issue's targets, each with what was measured: the Dask engine's largest process within
+    ``PEAK_TARGET_MB`` at every size, on threads and on the cluster; no cluster worker lost (killed
+    for its memory and restarted); every engine's counts identical at every size."""
+    out = []
+    for run in ("dask_threads", "dask_cluster"):
+        peaks = [(s["rows"], s["runs"][run]["largest_process_mb"]) for s in results["sizes"] if run in s["runs"]]
+        if peaks:
+            out.append(
+                {
+                    "target": f"{run}: largest process at most {PEAK_TARGET_MB:,} MB at every size",
+                    "measured": ", ".join(f"{mb:,.0f} MB at {rows / 1e6:g}M rows" for rows, mb in peaks),
+                    "met": all(mb <= PEAK_TARGET_MB for _, mb in peaks),
+                }
+            )
+    lost = [
+        (s["rows"], s["runs"]["dask_cluster"]["workers_lost"]) for s in results["sizes"] if "dask_cluster" in s["runs"]
+    ]
+    if lost:
+        out.append(
+            {
+                "target": f"dask_cluster: no worker lost ({results['memory_limit']} each)",
+                "measured": ", ".join(f"{n} at {rows / 1e6:g}M rows" for rows, n in lost),
+                "met": all(n == 0 for _, n in lost),
+            }
+        )
+    out.append(
+        {
+            "target": "counts identical across engines",
+            "measured": ", ".join(
+                f"{'yes' if s['counts_identical'] else 'no'} at {s['rows'] / 1e6:g}M rows" for s in results["sizes"]
+            ),
+            "met": all(s["counts_identical"] for s in results["sizes"]),
+        }
+    )
+    return out
 
 
 if __name__ == "__main__":

@@ -46,6 +46,45 @@ def _disk_shuffle_buffer(nbytes: float):
         init.__defaults__ = saved
 
 
+#: Seconds between two calls of glibc's ``malloc_trim`` while the threaded engine computes.
+TRIM_INTERVAL = 1.0
+
+
+@contextlib.contextmanager
+def _returning_freed_memory(interval: float):
+    """While the block runs, hand the heap's free pages back to the system after a task ends, at
+    most once every ``interval`` seconds.
+
+    Blocks of parsed rows are allocated and freed by several threads; glibc keeps the freed memory
+    in per-thread arenas, where it counts as resident although nothing uses it, and the resident
+    size then drifts upward with the number of blocks. ``malloc_trim(0)`` returns the free pages of
+    every arena (``madvise(MADV_DONTNEED)``), as dask's distributed workers do through
+    ``MALLOC_TRIM_THRESHOLD_``. A call takes tens of milliseconds, hence the interval. Without
+    glibc this does nothing.
+    """
+    import ctypes
+    import ctypes.util
+    import time
+
+    from dask.callbacks import Callback
+
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        yield
+        return
+    last = [time.monotonic()]
+
+    def posttask(key, result, dsk, state, worker_id):
+        now = time.monotonic()
+        if now - last[0] >= interval:
+            trim(0)
+            last[0] = time.monotonic()
+
+    with Callback(posttask=posttask):
+        yield
+
+
 @dataclass
 class CsvSource:
     """A CSV enrolment file as recognised from its first rows."""
@@ -64,11 +103,13 @@ class DaskCounts:
     """What the Dask engine makes of the enrolment files: learners per project and grade (``counts``:
     project_id, grade, learners), the rows set aside (``quarantine``, summarised: a row stands for the
     ``rows`` rows of one reason and project, or project and title), and the data rows of each file
-    (``rows_by_file``)."""
+    (``rows_by_file``), and the number of hash partitions the (project, learner) pairs were
+    de-duplicated in (``partitions``)."""
 
     counts: pd.DataFrame
     quarantine: pd.DataFrame
     rows_by_file: dict[str, int]
+    partitions: int = 1  # hash partitions of the (project, learner) pairs
 
 
 def _grade_partition(part: pd.DataFrame, codebook: Codebook, key: bytes) -> pd.DataFrame:
@@ -162,10 +203,10 @@ def enrolment_counts_dask(
     )
     first = pairs.map_partitions(_first_enrolments, meta=keyed._meta)
     deduped = dd.concat([first.drop(columns="_order"), unkeyed])
-    counts = deduped.groupby(["project_id", "grade"]).size()
+    counts = deduped.groupby(["project_id", "grade"]).size(split_out=1)
     unknown = deduped[deduped["grade"].eq("unknown")][["project_id", "professional_title"]]
-    unknown_summary = unknown.groupby(["project_id", "professional_title"]).size()
-    orphan_summary = orphans.groupby("project_id").size()
+    unknown_summary = unknown.groupby(["project_id", "professional_title"]).size(split_out=1)
+    orphan_summary = orphans.groupby("project_id").size(split_out=1)
     rows = [f.shape[0] for f in frames]
     n_keyed, n_dedup = keyed.shape[0], first.shape[0]
     writes = []
@@ -180,7 +221,7 @@ def enrolment_counts_dask(
 
             with Client(scheduler) as client:
                 return client.compute(list(things), sync=True)
-        with _disk_shuffle_buffer(DISK_SHUFFLE_BUFFER):
+        with _disk_shuffle_buffer(DISK_SHUFFLE_BUFFER), _returning_freed_memory(TRIM_INTERVAL):
             return dask.compute(*things, scheduler="threads")
 
     counts, n_keyed, n_dedup, orphan_summary, unknown_summary, *rest = compute(
@@ -234,4 +275,4 @@ def enrolment_counts_dask(
         )
     quarantine = pd.concat(q, ignore_index=True)
     quarantine["rows"] = quarantine["rows"].fillna(1).astype("int64")
-    return DaskCounts(counts, quarantine, {s.name: int(n) for s, n in zip(sources, rows)})
+    return DaskCounts(counts, quarantine, {s.name: int(n) for s, n in zip(sources, rows)}, pairs.npartitions)

@@ -21,6 +21,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pandas is imported where a table is written, not by every user of this module
     import pandas as pd
 
+
+def read_yaml(text: str):
+    """Parse YAML text safely (``yaml.safe_load``), with libyaml's C parser where PyYAML has it:
+    the same result, about ten times faster (the codebook and the message catalogues are read on
+    every run)."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 #: Leading characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

@@ -30,7 +30,7 @@ import string
 from functools import cache
 from importlib import resources
 
-import yaml
+from .fileio import read_yaml
 
 #: Languages with a catalogue, and their names as their speakers write them.
 LANGUAGES = {"en": "English", "zh": "中文"}
@@ -75,7 +75,7 @@ def _flatten(doc: dict, prefix: str = "") -> dict[str, str]:
 def catalogue(lang: str) -> dict[str, str]:
     """All messages of a language, by dotted id."""
     text = resources.files("cmestudy").joinpath("messages", f"{check_language(lang)}.yml").read_text(encoding="utf-8")
-    return _flatten(yaml.safe_load(text) or {})
+    return _flatten(read_yaml(text) or {})
 
 
 def placeholders(template: str) -> set[str]:

@@ -167,6 +167,7 @@ def read_raw_dir(
             [q for q in (ingested.quarantine, result.quarantine) if q is not None], ignore_index=True
         )
         ingested.engine_rows = sum(result.rows_by_file.values())
+        ingested.engine_partitions = result.partitions
         for s in dask_sources:
             files.append(
                 RawFile(

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from . import describe, i18n
+from .fileio import read_yaml
 
 FILE_NAME = "published.yml"
 
@@ -36,7 +36,7 @@ def load(raw_dir) -> Published | None:
     path = Path(raw_dir) / FILE_NAME
     if not path.is_file():
         return None
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = read_yaml(path.read_text(encoding="utf-8"))
     return Published(
         doc.get("citation", ""),
         [int(y) for y in doc["years"]],

@@ -84,6 +84,7 @@ class Ingested:
     quarantine: pd.DataFrame | None = None  # rows set aside during ingest (summary rows; the Dask engine's)
     engine_counts: pd.DataFrame | None = None  # learners per project and grade counted by the Dask engine
     engine_rows: int = 0  # enrolment rows the Dask engine read
+    engine_partitions: int = 0  # hash partitions of the Dask engine's de-duplication of (project, learner) pairs
 
     def provenance(self) -> pd.DataFrame:
         return pd.DataFrame([f.provenance() for f in self.files])

@@ -39,11 +39,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import optimize
 
 from . import published as published_mod
-from .fileio import write_bytes
+from .fileio import read_yaml, write_bytes
 from .schema import GRADES, LEVELS, MODES
 from .stats import pearson_chi2
 
@@ -292,7 +291,7 @@ def load_assumptions(raw_dir) -> dict:
     path = Path(raw_dir) / ASSUMPTIONS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: the reconstruction needs its assumptions")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return read_yaml(path.read_text(encoding="utf-8"))
 
 
 def _project_register(a: dict, years: list[int], rng: np.random.Generator) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
+from .fileio import read_yaml
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -195,10 +195,10 @@ def _merge(base: dict, extra: dict) -> dict:
 @lru_cache(maxsize=8)
 def _load_cached(user_path: str | None, user_mtime: float | None) -> Codebook:
     text = resources.files("cmestudy").joinpath(PACKAGE_CODEBOOK).read_text(encoding="utf-8")
-    doc = yaml.safe_load(text)
+    doc = read_yaml(text)
     sources = ["cmestudy/codebook.yml"]
     if user_path:
-        extra = yaml.safe_load(Path(user_path).read_text(encoding="utf-8")) or {}
+        extra = read_yaml(Path(user_path).read_text(encoding="utf-8")) or {}
         doc = _merge(doc, extra)
         sources.append(user_path)
     return _parse(doc, sources)
