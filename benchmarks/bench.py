@@ -229,6 +229,7 @@ def bench_size(rows: int, work: Path, repeat: int = 3) -> dict:
     t0 = time.perf_counter()
     desc = generate(data, rows)
     desc["generate_seconds"] = time.perf_counter() - t0
+    os.sync()  # the generated file is on disk before timing starts: no run pays for its write-back
     runs = {"cmestudy": [], "duckdb": []}
     identical = True
     for _ in range(repeat):

@@ -154,6 +154,17 @@ def test_partitioned_encoding_equals_the_plain_one(partition_small):
 
 
 @settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.text(alphabet="ab 王\t1", max_size=4), max_size=40), max_size=5))
+def test_a_column_encoded_while_parsed_keeps_its_values(chunks):
+    # the CSV reader's dictionary columns: one dictionary per chunk, " a" and "a" in different
+    # chunks, empty chunks and no chunks at all; the codes point to the stripped values
+    column = pa.chunked_array(
+        [pa.array(c, pa.string()).dictionary_encode() for c in chunks], pa.dictionary(pa.int32(), pa.string())
+    )
+    _check_encoding([s for c in chunks for s in c], columnar.encode_arrow(column))
+
+
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(alphabet="ab 王\t1", max_size=4), max_size=300))
 def test_partitioned_encoding_property(strings):
     with pytest.MonkeyPatch.context() as mp:

@@ -152,7 +152,10 @@ def _partitions(digit: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
 def encode_arrow(column: pa.Array | pa.ChunkedArray) -> Encoded:
     """Encode an Arrow text column (no nulls). Large columns with many distinct values are
     encoded partition by partition (see the module notes); the codes are the same either way
-    up to the order of ``values``."""
+    up to the order of ``values``. A dictionary-encoded column (as the CSV reader makes it, one
+    dictionary per chunk) keeps its encoding: its chunks' dictionaries are unified."""
+    if pa.types.is_dictionary(column.type):
+        return _from_dictionary(column)
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_string(arr.type) and arr.nbytes > (1 << 30):
         arr = arr.cast(pa.large_string())
@@ -178,6 +181,15 @@ def encode_arrow(column: pa.Array | pa.ChunkedArray) -> Encoded:
     codes = np.empty(n, np.int32)
     codes[order] = sorted_codes
     return _strip(codes, pa.concat_arrays([d for _, d in parts]))
+
+
+def _from_dictionary(column: pa.Array | pa.ChunkedArray) -> Encoded:
+    """The codes and values of a dictionary-encoded text column (no nulls)."""
+    chunks = column.unify_dictionaries().chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if not chunks:
+        return Encoded(np.zeros(0, np.int32), pa.array([], pa.string()))
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks]).astype(np.int32, copy=False)
+    return _strip(codes, chunks[0].dictionary)
 
 
 def encode_series(values: pd.Series) -> Encoded:

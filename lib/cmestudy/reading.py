@@ -293,8 +293,6 @@ def read_enrolments_arrow(
     path: Path, head: CsvHead, h: int, mapping: dict[str, int], codebook: Codebook, secret
 ) -> Part:
     """A large enrolment CSV, parsed by Arrow and encoded column by column (never as Python strings)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     spec = codebook.tables["enrolments"]
     header = [str(c) for c in head.grid.iloc[h].tolist()]
@@ -313,14 +311,30 @@ def read_enrolments_arrow(
     problems = column_problems(path.name, h, "enrolments", spec, mapping)
     if problems:
         raise DataError(problems, headline=f"{path.name}: cannot be read as the enrolments table")
-    checksums = ThreadPoolExecutor(1)  # checksum and NUL bytes in one pass, while the file is parsed and encoded
+    # the columns that are neither identifying nor free text (project ids, titles) are encoded while parsed
+    few_values = [j for canon, j in mapping.items() if canon not in spec.identifying]
+    parsed = [read_csv_table(path, head, skip_rows=h + 1, check_nul=False, dictionary_columns=few_values)]
+    # checksum and NUL bytes in one pass, on a thread of its own: after the parse, which uses every core,
+    # beside the encoding and the keyed hashes below, which leave a core idle
+    checksums = ThreadPoolExecutor(1)
     checksum = checksums.submit(sha256_and_nul, path)
     checksums.shutdown(wait=False)
-    table = read_csv_table(path, head, skip_rows=h + 1, check_nul=False)
+    try:  # the parsed table is handed over (popped), so that it is freed as soon as it is encoded
+        part = _enrolments_part(path, h, parsed.pop(), mapping, spec, raw, secret)
+    finally:
+        digest, nul = checksum.result()
+        if nul >= 0 and head.encoding != "utf-16":
+            check_nul_file(path)  # names the row of the NUL byte (the cause of any other problem found)
+    part.raw.sha256 = digest
+    return part
+
+
+def _enrolments_part(path: Path, h: int, table, mapping: dict[str, int], spec, raw: RawFile, secret) -> Part:
+    """The rows of a parsed enrolment table, encoded, checked and de-identified (see :func:`read_enrolments_arrow`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     cols = _encode_columns(table, mapping)
-    digest, nul = checksum.result()
-    if nul >= 0 and head.encoding != "utf-16":
-        check_nul_file(path)  # names the row of the NUL byte
     cols["project_id"] = cols["project_id"].normalised()  # ＡＢ-01 is AB-01
     rows = np.arange(table.num_rows, dtype=np.int64) + h + 2  # the header is row h + 1
     drop = np.zeros(len(rows), bool)
@@ -330,6 +344,8 @@ def read_enrolments_arrow(
         blank = np.ones(len(candidates), bool)
         for col in table.columns:
             cells = col.take(pa.array(candidates))
+            if pa.types.is_dictionary(cells.type):
+                cells = cells.cast(pa.string())
             blank &= pc.or_(pc.equal(pc.utf8_length(cells), 0), pc.utf8_is_space(cells)).to_numpy(zero_copy_only=False)
         drop[candidates[blank]] = True
         candidates = candidates[~blank]
@@ -359,7 +375,6 @@ def read_enrolments_arrow(
     if problems:
         raise DataError(problems, headline=f"{path.name}: required values missing")
     frame = enrolment_frame(cols, rows, spec, secret)
-    raw.sha256 = digest
     return Part(raw, frame, aside)
 
 

@@ -226,29 +226,37 @@ def read_csv_head(path: Path) -> CsvHead:
     return CsvHead(encoding, delimiter, width, grid)
 
 
-def read_csv_table(path: Path, head: CsvHead, skip_rows: int = 0, check_nul: bool = True):
+def read_csv_table(path: Path, head: CsvHead, skip_rows: int = 0, check_nul: bool = True, dictionary_columns=()):
     """Parse a CSV file with Apache Arrow's multi-threaded reader: every cell a string, no nulls,
     columns ``c0``, ``c1``, ...; the first ``skip_rows`` rows are skipped. Invalid bytes and NUL
     bytes are refused naming their row (:func:`locate_bad_byte`, :func:`check_nul_file`; with
-    ``check_nul=False`` the caller looks for NUL bytes itself, e.g. in its checksum pass)."""
+    ``check_nul=False`` the caller looks for NUL bytes itself, e.g. in its checksum pass).
+
+    The columns numbered in ``dictionary_columns`` are dictionary-encoded while they are parsed,
+    block by block in the parsing threads (each chunk with its own dictionary): for columns with
+    few distinct values, such as project ids and titles, this costs less than parsing the strings
+    and encoding them afterwards."""
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
     names = [f"c{i}" for i in range(head.width)]
+    text = {n: pa.string() for n in names}
+    text.update({names[j]: pa.dictionary(pa.int32(), pa.string()) for j in dictionary_columns})
     encoding = "utf8" if head.encoding.startswith("utf-8") else head.encoding
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                column_names=names, encoding=encoding, block_size=16 << 20, skip_rows=skip_rows
-            ),
-            parse_options=pacsv.ParseOptions(delimiter=head.delimiter, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+    try:  # parsed where the page cache holds the file (memory-mapped), without copying it first
+        with pa.memory_map(str(path)) as source:
+            table = pacsv.read_csv(
+                source,
+                read_options=pacsv.ReadOptions(
+                    column_names=names, encoding=encoding, block_size=16 << 20, skip_rows=skip_rows
+                ),
+                parse_options=pacsv.ParseOptions(delimiter=head.delimiter, ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=text,
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         locate_bad_byte(path, head.encoding)  # an invalid byte is named by its row
         raise DataError(
