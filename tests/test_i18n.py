@@ -124,3 +124,19 @@ def test_a_character_no_font_has_is_named_with_its_text():
     assert len(found) == 1 and found[0].characters == "\U00010000" and "Linear B" in found[0].text
     with pytest.warns(fonts.MissingGlyphWarning, match="Linear B"):
         fonts.warn_missing(["Linear B \U00010000 syllable"], "en", "a table")
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(PACKAGE.glob("**/*.yml")) + sorted((ROOT / "data" / "raw").glob("*.yml")),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_every_shipped_yaml_file_reads_the_same_with_the_c_parser(path):
+    # cmestudy reads YAML with libyaml's parser (fileio.read_yaml); PyYAML's pure-Python safe loader
+    # is the reference
+    import yaml
+
+    from cmestudy.fileio import read_yaml
+
+    text = path.read_text(encoding="utf-8")
+    assert read_yaml(text) == yaml.safe_load(text)

@@ -297,15 +297,40 @@ def build(
         for m in re.finditer(r'<h1[^>]*\bid="([^"]+)"[^>]*>(.*?)</h1>', sec["html"], re.S)
     ]
     page = render_html(sections, context, lang)
+    from . import word as word_mod
+
+    docx = _beside(word_mod.document, page, lang) if word else None  # the Word file is written while the PDF is
     paths = {
         "html": write_text(out_dir / "report.html", page),
         "pdf": write_bytes(out_dir / "report.pdf", render_pdf(page, base_url=out_dir)),
     }
-    if word:
-        from . import word as word_mod
-
-        paths["docx"] = write_bytes(out_dir / "report.docx", word_mod.document(page, lang))
+    if docx is not None:
+        paths["docx"] = write_bytes(out_dir / "report.docx", docx())
     return paths
+
+
+def _beside(fn, *args):
+    """Start ``fn(*args)`` in a fresh Python process (spawned: nothing of this process is copied) and
+    return a function that waits for its result. Both WeasyPrint and python-docx are pure Python
+    for the most part, so the two documents are only made side by side in two processes. Where
+    no process can be started, or it fails, ``fn`` runs here when its result is asked for."""
+    import concurrent.futures
+    import multiprocessing
+
+    try:
+        pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        future = pool.submit(fn, *args)
+        pool.shutdown(wait=False)
+    except (OSError, RuntimeError):
+        return lambda: fn(*args)
+
+    def result():
+        try:
+            return future.result()
+        except concurrent.futures.process.BrokenProcessPool:
+            return fn(*args)
+
+    return result
 
 
 def render_pdf(page: str, base_url=None) -> bytes:

@@ -471,5 +471,11 @@ class Writer:
 
 
 def document(page: str, lang: str) -> bytes:
-    """The Word document (``.docx`` bytes) of an assembled HTML report."""
-    return Writer(lang).write(page)
+    """The Word document (``.docx`` bytes) of an assembled HTML report, in ``lang`` (the process's
+    language while it is written: it may be written in a process of its own)."""
+    before = i18n.get_language()
+    i18n.set_language(lang)
+    try:
+        return Writer(lang).write(page)
+    finally:
+        i18n.set_language(before)
