@@ -246,3 +246,19 @@ def test_an_unknown_language_is_refused_with_the_languages_listed(tmp_path):
     proc = run_cli("run", "--raw", RAW, "--out", tmp_path / "out", "--lang", "fr")
     assert proc.returncode == 2
     assert "unknown report language 'fr'; available: en (English), zh (中文)" in proc.stderr
+
+
+def test_the_word_file_is_made_in_another_process_in_the_reports_language():
+    # document.build writes the Word file in a spawned process while WeasyPrint renders the PDF; the
+    # child starts in the default language, so word.document must set the report's own
+    import io
+    import os
+
+    from cmestudy import document, i18n, word
+
+    assert document._beside(os.getpid)() != os.getpid()
+    page = "<html><body><h1>标题</h1><p>正文</p></body></html>"
+    before = i18n.get_language()
+    made = Document(io.BytesIO(document._beside(word.document, page, "zh")()))
+    footer = "".join(t.text for t in made.sections[0].footer._element.iter(qn("w:t")))
+    assert "页" in footer and i18n.get_language() == before
