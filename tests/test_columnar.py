@@ -165,6 +165,19 @@ def test_a_column_encoded_while_parsed_keeps_its_values(chunks):
 
 
 @settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.text(alphabet="ab 王\t1", max_size=4), max_size=80), max_size=6))
+def test_partitioned_encoding_of_many_chunks_property(chunks):
+    # as the CSV reader gives a column: chunks (some empty) encoded partition by partition without
+    # being joined first; a value in several chunks gets one code
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(columnar, "PARTITION_MIN_ROWS", 0)
+        mp.setattr(columnar, "PARTITION_ROWS", 5)
+        mp.setattr(columnar, "DISTINCT_SHARE", 0.0)
+        column = pa.chunked_array([pa.array(c, pa.string()) for c in chunks], pa.string())
+        _check_encoding([s for c in chunks for s in c], columnar.encode_arrow(column))
+
+
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(alphabet="ab 王\t1", max_size=4), max_size=300))
 def test_partitioned_encoding_property(strings):
     with pytest.MonkeyPatch.context() as mp:

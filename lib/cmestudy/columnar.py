@@ -156,31 +156,56 @@ def encode_arrow(column: pa.Array | pa.ChunkedArray) -> Encoded:
     dictionary per chunk) keeps its encoding: its chunks' dictionaries are unified."""
     if pa.types.is_dictionary(column.type):
         return _from_dictionary(column)
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pa.types.is_string(arr.type) and arr.nbytes > (1 << 30):
-        arr = arr.cast(pa.large_string())
-    n = len(arr)
-    sample = arr.slice(0, SAMPLE_ROWS)
-    if n < PARTITION_MIN_ROWS or len(pc.unique(sample)) < DISTINCT_SHARE * len(sample):
+    chunks = [c for c in (column.chunks if isinstance(column, pa.ChunkedArray) else [column]) if len(c)]
+    n = sum(len(c) for c in chunks)
+    sample = chunks[0].slice(0, SAMPLE_ROWS) if chunks else pa.array([], pa.string())
+    if not chunks or n < PARTITION_MIN_ROWS or len(pc.unique(sample)) < DISTINCT_SHARE * len(sample):
+        arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if pa.types.is_string(arr.type) and arr.nbytes > (1 << 30):
+            arr = arr.cast(pa.large_string())
         enc = arr.dictionary_encode()
         return _strip(enc.indices.to_numpy(zero_copy_only=False), enc.dictionary)
+    return _encode_partitioned(chunks, n)
+
+
+def _encode_partitioned(chunks: list[pa.Array], n: int) -> Encoded:
+    """Encode the chunks of a column partition by partition, without first joining them: each chunk's
+    rows are grouped by partition digit (one copy of the chunk), and each partition's pieces, from
+    every chunk, are encoded together with one hash table; a row's code is written straight to its
+    place. Partitions hold disjoint values, so their dictionaries are put side by side."""
     bits = _partition_bits(n)
-    order, bounds = _partitions(_partition_digit(arr, bits), bits)
+    parts = 1 << bits
+    starts = np.cumsum([0] + [len(c) for c in chunks])
 
-    def encode_partition(i: int):
-        enc = arr.take(pa.array(order[bounds[i] : bounds[i + 1]])).dictionary_encode()
-        return enc.indices.to_numpy(zero_copy_only=False), enc.dictionary
+    def group(k: int):
+        chunk = chunks[k]
+        order, bounds = _partitions(_partition_digit(chunk, bits), bits)
+        grouped = chunk.take(pa.array(order))
+        order += starts[k]  # rows of the whole column
+        return [(order[lo:hi], grouped.slice(lo, hi - lo)) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
-    with ThreadPoolExecutor(WORKERS) as pool:  # Arrow releases the GIL: partitions run side by side
-        parts = list(pool.map(encode_partition, range(1 << bits)))
-    sorted_codes = np.empty(n, np.int32)
-    seen = 0
-    for (lo, hi), (local, dictionary) in zip(zip(bounds[:-1], bounds[1:]), parts):
-        sorted_codes[lo:hi] = local + seen
-        seen += len(dictionary)
+    def encode(pieces: list[tuple[np.ndarray, pa.Array]]):
+        rows = np.concatenate([r for r, _ in pieces])
+        column = pa.chunked_array([a for _, a in pieces], chunks[0].type)
+        enc = column.dictionary_encode()  # one dictionary across the pieces
+        if not enc.num_chunks:
+            return rows, np.zeros(0, np.int32), pa.array([], chunks[0].type)
+        local = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc.chunks])
+        return rows, local, enc.chunk(0).dictionary
+
+    with ThreadPoolExecutor(WORKERS) as pool:  # Arrow and NumPy release the GIL: chunks and partitions run side by side
+        grouped = list(pool.map(group, range(len(chunks))))
+        encoded = list(pool.map(encode, ([g[p] for g in grouped] for p in range(parts))))
+    del grouped
     codes = np.empty(n, np.int32)
-    codes[order] = sorted_codes
-    return _strip(codes, pa.concat_arrays([d for _, d in parts]))
+    seen = 0
+    for rows, local, dictionary in encoded:
+        codes[rows] = local + seen
+        seen += len(dictionary)
+    dictionaries = [d for _, _, d in encoded]
+    if sum(d.nbytes for d in dictionaries) > (1 << 30):  # 32-bit offsets would overflow
+        dictionaries = [d.cast(pa.large_string()) for d in dictionaries]
+    return _strip(codes, pa.concat_arrays(dictionaries))
 
 
 def _from_dictionary(column: pa.Array | pa.ChunkedArray) -> Encoded:

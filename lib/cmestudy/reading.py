@@ -424,6 +424,8 @@ def stack_enrolments(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Stack the enrolment tables of several files (their categories differ file by file)."""
     if not frames:
         return empty_enrolments()
+    if len(frames) == 1:  # nothing to stack: the columns are taken as they are (copy-on-write, no copy)
+        return frames[0][[*ENROLMENT_COLUMNS, "_row"]].reset_index(drop=True)
     out = pd.DataFrame({c: union_categoricals([f[c] for f in frames]) for c in ENROLMENT_COLUMNS})
     out["_row"] = np.concatenate([f["_row"].to_numpy() for f in frames])
     return out
