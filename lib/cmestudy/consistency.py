@@ -391,8 +391,20 @@ class YearSet:
     def count(self, confidence: float = 0.95) -> tuple[float, float, float]:
         """Size of the set with its interval at ``confidence`` (exact: all three equal)."""
         est, se = self.estimate()
-        z = NormalDist().inv_cdf(0.5 + confidence / 2)
-        return est, max(est - z * se, 0.0), est + z * se
+        return (est, *_normal_interval(est, se, confidence))
+
+
+def _normal_interval(estimate: float, se: float, confidence: float) -> tuple[float, float]:
+    """estimate -+ z se at ``confidence`` (a count: never below 0)."""
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    return max(estimate - z * se, 0.0), estimate + z * se
+
+
+def _percentile_interval(replicates, confidence: float) -> tuple[float, float]:
+    """The middle ``confidence`` of bootstrap replicates (the percentile interval)."""
+    tail = 100 * (1 - confidence) / 2
+    lo, hi = np.percentile(replicates, [tail, 100 - tail])
+    return float(lo), float(hi)
 
 
 def year_set(
@@ -657,8 +669,7 @@ def join(sets: dict[int, YearSet], totals: tuple[int, int], rng: np.random.Gener
                 np.concatenate([np.arange(starts[c], starts[c] + k[c]) for c in cols]) if k.sum() else np.zeros(0, int)
             )
         reps.append(weights_and_count(picks)[1])
-    lo, hi = np.percentile(reps, [2.5, 97.5])
-    return (count, float(lo), float(hi)), weights, [float(r) for r in reps]
+    return (count, *_percentile_interval(reps, 0.95)), weights, [float(r) for r in reps]
 
 
 # --------------------------------------------------------------------------- what is true in them
@@ -965,12 +976,9 @@ def interval(c: dict, confidence: float = 0.95) -> tuple[float, float]:
     """A cached count's interval at ``confidence``: from the bootstrap replicates (joined), the
     standard error (a year), or as cached."""
     if c.get("replicates"):
-        tail = 100 * (1 - confidence) / 2
-        lo, hi = np.percentile(c["replicates"], [tail, 100 - tail])
-        return float(lo), float(hi)
+        return _percentile_interval(c["replicates"], confidence)
     if "se" in c:
-        z = NormalDist().inv_cdf(0.5 + confidence / 2)
-        return max(c["estimate"] - z * c["se"], 0.0), c["estimate"] + z * c["se"]
+        return _normal_interval(c["estimate"], c["se"], confidence)
     return c["low"], c["high"]
 
 

@@ -112,22 +112,9 @@ def write_csv(path: str | os.PathLike, frame: pd.DataFrame, index: bool = False)
     return write_bytes(path, b"\xef\xbb\xbf" + text.encode("utf-8"))
 
 
-def _blocks(fh, chunk: int) -> Iterator[memoryview]:
-    """The file's contents in blocks of at most ``chunk`` bytes, read into one reused buffer: a new
-    buffer per block would be fresh memory each time (allocations this large are mapped anew), and
-    on a virtual machine every fresh page costs the kernel a fault. Each block is valid until the next."""
-    buffer = bytearray(chunk)
-    view = memoryview(buffer)
-    while n := fh.readinto(buffer):
-        yield view[:n]
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb", buffering=0) as fh:
-        for block in _blocks(fh, chunk):
-            h.update(block)
-    return h.hexdigest()
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file (see :func:`sha256_and_nul`, which reads it)."""
+    return sha256_and_nul(path)[0]
 
 
 def sha256_and_nul(path: str | os.PathLike) -> tuple[str, int]:
