@@ -684,7 +684,9 @@ def derived(tables: np.ndarray, titles: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs) -> list[float]:
+def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs) -> list[float]:
+    """The ``qs`` quantiles of values ``x`` with weights ``w``: for each q, the smallest x whose
+    cumulative weight reaches q of the total."""
     o = np.argsort(x)
     cw = np.cumsum(w[o])
     return [float(x[o][min(np.searchsorted(cw, q * cw[-1]), len(x) - 1)]) for q in qs]
@@ -696,7 +698,7 @@ def summary(values: np.ndarray, weights: np.ndarray) -> dict:
     if not keep.any():
         return {"min": None, "max": None, "q025": None, "median": None, "q975": None}
     x, w = values[keep], weights[keep]
-    q = _weighted_quantiles(x, w, [0.025, 0.5, 0.975])
+    q = weighted_quantiles(x, w, [0.025, 0.5, 0.975])
     return {"min": float(x.min()), "max": float(x.max()), "q025": q[0], "median": q[1], "q975": q[2]}
 
 
@@ -1070,7 +1072,7 @@ def derived_table(result: dict, located: dict | None = None, confidence: float =
         values = derived(tables, result["titles"]) if len(tables) else {}
         for k in QUANTITIES:
             s = d[k]
-            q = _weighted_quantiles(values[k], w, [tail, 0.5, 1 - tail]) if len(tables) and w.sum() > 0 else [None] * 3
+            q = weighted_quantiles(values[k], w, [tail, 0.5, 1 - tail]) if len(tables) and w.sum() > 0 else [None] * 3
             row = {
                 "min": fmt(k, s["min"]),
                 "q_low": fmt(k, q[0]),

@@ -413,7 +413,7 @@ def consistent_live_shares(result: dict, located: dict | None = None, confidence
     One strip per year and title: the kept sample of the joined set (a weighted draw), its
     middle ``confidence`` as a bar, and the data set's own value as a black diamond.
     """
-    from .consistency import derived
+    from .consistency import derived, weighted_quantiles
 
     titles = result["titles"]
     samples = result["readings"]["pearson"]["sample"]
@@ -432,10 +432,8 @@ def consistent_live_shares(result: dict, located: dict | None = None, confidence
             shown = rng.choice(len(share), min(len(share), 600), replace=False, p=w / w.sum())
             ax.scatter(x + rng.uniform(-0.07, 0.07, len(shown)), share[shown], s=3, alpha=0.25,
                        color=GRADE_COLORS[g], linewidths=0, label=label(g) if i == 0 else None)  # fmt: skip
-            o = np.argsort(share)
-            cw = np.cumsum(w[o]) / w.sum()
             tail = (1 - confidence) / 2
-            lo, hi = share[o][np.searchsorted(cw, tail)], share[o][min(np.searchsorted(cw, 1 - tail), len(o) - 1)]
+            lo, hi = weighted_quantiles(share, w, [tail, 1 - tail])
             ax.plot([x, x], [lo, hi], color="black", linewidth=1.2)
             if located and y in located:
                 ax.scatter([x], [100 * located[y]["values"][f"live_share_{g}"]], marker="D", s=22, color="black",
