@@ -6,54 +6,56 @@ RAW    ?= data/raw
 OUT    ?= output
 # language of the report: en or zh (make report REPORT_LANG=zh)
 REPORT_LANG ?= en
-STAMP  := $(VENV)/.cmestudy-installed
 LOCK   := requirements.lock
+# install.py makes $(VENV) with $(PYTHON) and installs the lock; given on the command line
+# (make report PYTHON=python3.12), a venv of another Python version is made again.
+SETUP  := $(PYTHON) install.py --venv $(VENV) --quiet $(if $(filter command line environment,$(origin PYTHON)),--rebuild-for-this-python)
 
 .DEFAULT_GOAL := help
-.PHONY: help report test lab lock data consistency bench bench-exact bench-scale clean
+.PHONY: help install report test test-all lab lock wheelhouse data consistency bench bench-exact bench-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
-# Every package at the version of requirements.lock, each file checked against its SHA-256
-# (pip's hash-checking mode), then cmestudy itself (its dependencies are all in the lock).
-$(STAMP): pyproject.toml $(LOCK)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	$(BIN)/python -m ipykernel install --sys-prefix --name cmestudy --display-name "Python (cmestudy)" >/dev/null
-	@touch $@
+install: ## Create $(VENV) with every package of requirements.lock (hash-checked), cmestudy and its kernel
+	@$(SETUP)
 
-report: $(STAMP) ## Run the whole study on $(RAW); write $(OUT)/report.html, .pdf, .docx (REPORT_LANG=en|zh)
+report: install ## Run the whole study on $(RAW); write $(OUT)/report.html, .pdf, .docx (REPORT_LANG=en|zh)
 	$(BIN)/cmestudy run --raw $(RAW) --out $(OUT) --lang $(REPORT_LANG)
 
-test: $(STAMP) ## Run the test suite: ruff (lint and format check), then pytest with the docstring examples
-	$(BIN)/ruff check lib tests benchmarks
-	$(BIN)/ruff format --check lib tests benchmarks
-	$(BIN)/python -m pytest
+test: install ## Run the test suite: ruff (lint and format check), then pytest with the docstring examples (not the slow tier)
+	$(BIN)/ruff check lib tests benchmarks install.py
+	$(BIN)/ruff format --check lib tests benchmarks install.py
+	$(BIN)/python -m pytest -m "not slow" -n 2
 
-lab: $(STAMP) ## Open JupyterLab on the notebooks with the cmestudy kernel
+test-slow: install ## The slow tier: soak loops, exhaustive searches, checks in LibreOffice and a browser (CI runs it)
+	$(BIN)/python -m pytest -m slow -n 2
+
+lab: install ## Open JupyterLab on the notebooks with the cmestudy kernel
 	$(BIN)/jupyter lab notebooks/
 
-data: $(STAMP) ## Regenerate the reconstructed default data set in data/raw/ (byte-identical)
+data: install ## Regenerate the reconstructed default data set in data/raw/ (byte-identical)
 	$(BIN)/cmestudy reconstruct --raw data/raw
 
-lock: $(STAMP) ## Refresh requirements.lock from pyproject.toml (current pins kept) and environment.yml from it
-	$(BIN)/uv pip compile pyproject.toml --extra test --extra bench --extra lock --generate-hashes \
-		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" \
-		--quiet -o $(LOCK)
+lock: install ## Refresh requirements.lock (every Python 3.11-3.13 and platform; current pins kept) and environment.yml
+	$(BIN)/python -m cmestudy.lockfile compile
 	$(BIN)/python -m cmestudy.lockfile environment > environment.yml.tmp && mv environment.yml.tmp environment.yml
 
-consistency: $(STAMP) ## Tables consistent with the published figures (about 5 min): data/raw/published-consistency.json
+# make wheelhouse [WHEELS=wheels] [TARGET=windows-x86_64] [PY=3.12]: the files for an offline install
+WHEELS ?= wheels
+wheelhouse: ## Download every locked file for an offline install into $(WHEELS)/ (TARGET=, PY= for another machine)
+	$(PYTHON) install.py wheelhouse $(WHEELS) --venv $(VENV) $(if $(TARGET),--target $(TARGET)) $(if $(PY),--python $(PY))
+
+consistency: install ## Tables consistent with the published figures (about 5 min): data/raw/published-consistency.json
 	$(BIN)/cmestudy consistency --raw data/raw --out data/raw/published-consistency.json
 
-bench: $(STAMP) ## Benchmark ingest at 1M and 10M rows against DuckDB, and the study run (output/benchmarks/)
+bench: install ## Benchmark ingest at 1M and 10M rows against DuckDB, and the study run (output/benchmarks/)
 	$(BIN)/python benchmarks/bench.py
 
-bench-scale: $(STAMP) ## Dask engine at 30 and 100 million rows, threads and a 2-worker cluster, peak memory of every process (not in CI)
+bench-scale: install ## Dask engine at 30 and 100 million rows, threads and a 2-worker cluster, peak memory of every process (not in CI)
 	$(BIN)/python benchmarks/scale.py
 
-bench-exact: $(STAMP) ## Time Fisher's exact test on r x c tables against R's fisher.test (output/benchmarks/)
+bench-exact: install ## Time Fisher's exact test on r x c tables against R's fisher.test (output/benchmarks/)
 	$(BIN)/python benchmarks/exact.py
 
 clean: ## Remove derived files (data/processed/, output/); keeps .venv

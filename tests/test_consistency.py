@@ -87,6 +87,7 @@ def test_the_pair_search_finds_exactly_the_tables_a_full_scan_finds(reading):
         assert got == expected, (b, d, window, a_max, c_max)
 
 
+@pytest.mark.slow  # an exhaustive comparison with brute force (about 50 s): make test-slow
 def test_on_a_small_paper_the_command_finds_exactly_the_consistent_tables(tmp_path):
     raw = _paper(tmp_path / "paper")
     out = tmp_path / "consistency.json"
@@ -122,6 +123,7 @@ def test_on_a_small_paper_the_command_finds_exactly_the_consistent_tables(tmp_pa
     assert claims["live_projects_increase"]["verdict"] == "not_about_tables"
 
 
+@pytest.mark.slow  # an exhaustive comparison with brute force (about 50 s): make test-slow
 def test_readings_that_cannot_reproduce_the_figures_are_reported_inconsistent(tmp_path):
     raw = _paper(tmp_path / "paper")
     result = C.analyse(raw, seconds=5)
@@ -148,6 +150,7 @@ def test_readings_that_cannot_reproduce_the_figures_are_reported_inconsistent(tm
     assert result["readings"]["pearson"]["verdict"] == "consistent"
 
 
+@pytest.mark.slow
 def test_goodness_of_fit_search_matches_a_full_scan_where_it_finds_tables():
     # figures computed from one row of live titles, read as goodness of fit: the search finds it and all others
     live = (30, 52, 41)
@@ -167,6 +170,7 @@ def test_goodness_of_fit_search_matches_a_full_scan_where_it_finds_tables():
     assert live + (0, 0, 0) in brute and found == brute
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("focus", [None, (10, 6)])
 def test_sampling_estimates_the_count_of_a_set_it_could_list(tmp_path, focus):
     """Forced to sample 300 columns (uniformly, or half of them in a focus box), the
@@ -187,6 +191,7 @@ def test_sampling_estimates_the_count_of_a_set_it_could_list(tmp_path, focus):
     assert abs(np.mean(estimates) - exact) < 0.15 * exact  # unbiased: the mean of 20 estimates is close
 
 
+@pytest.mark.slow
 def test_the_default_reconstruction_is_among_the_consistent_tables():
     from cmestudy import reconstruct
 

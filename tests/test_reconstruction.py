@@ -82,6 +82,7 @@ def test_every_published_figure_matches_in_the_comparison_table(study):
     assert comparison["reported_p_consistent"].dropna().all()
 
 
+@pytest.mark.slow
 def test_the_reconstruction_regenerates_byte_identical_files():
     proc = run_cli("reconstruct", "--raw", RAW, "--check")
     assert proc.returncode == 0, proc.stderr

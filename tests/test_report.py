@@ -100,3 +100,44 @@ def test_subsection_numbers_count_up_within_each_section(study_run):
     text = "".join(_pdf_text(out / "report.pdf"))
     for prefix in ("6.1Trendintheliveshare", "6.2Effectsizes", "6.3Growthofprojects", "6.4Whichdisciplines"):
         assert prefix in text, prefix
+
+
+class _NoPango:
+    """An import hook that fails ``import weasyprint`` as it fails where Pango is missing
+    (Windows and macOS without it, slim containers): an OSError from cffi's dlopen."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "weasyprint" or name.startswith("weasyprint."):
+            raise OSError("cannot load library 'libpango-1.0-0': error 0x7e")
+        return None
+
+
+def test_without_the_pdf_engine_the_html_and_word_reports_are_written_with_one_message(
+    study_run, tmp_path, monkeypatch, caplog
+):
+    import sys
+
+    from cmestudy import document, pipeline, published
+
+    from .conftest import RAW
+
+    out, _ = study_run
+    for name in [m for m in sys.modules if m == "weasyprint" or m.startswith("weasyprint.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_NoPango(), *sys.meta_path])
+    assert "libpango" in document.pdf_engine_problem()
+    target = tmp_path / "report"
+    stale = target / "report.pdf"
+    stale.parent.mkdir()
+    stale.write_bytes(b"%PDF- an older report")
+    executed = sorted((out / "notebooks").glob("0*.ipynb"))
+    with caplog.at_level("WARNING", logger="cmestudy"):
+        paths = document.build(
+            executed, target, pipeline.RunConfig().parameters(), dataset=published.dataset_info(RAW), lang="en",
+            years=[2021, 2022, 2023],
+        )  # fmt: skip
+    assert sorted(paths) == ["docx", "html"]
+    assert (target / "report.html").stat().st_size > 100_000 and (target / "report.docx").stat().st_size > 50_000
+    assert not stale.exists()  # an older PDF would not match the new report
+    [message] = [r.getMessage() for r in caplog.records if "PDF" in r.getMessage()]
+    assert message.startswith("The PDF was not written") and "libpango" in message and "HTML and Word" in message

@@ -300,10 +300,13 @@ def build(
     from . import word as word_mod
 
     docx = _beside(word_mod.document, page, lang) if word else None  # the Word file is written while the PDF is
-    paths = {
-        "html": write_text(out_dir / "report.html", page),
-        "pdf": write_bytes(out_dir / "report.pdf", render_pdf(page, base_url=out_dir)),
-    }
+    paths = {"html": write_text(out_dir / "report.html", page)}
+    problem = pdf_engine_problem()
+    if problem is None:
+        paths["pdf"] = write_bytes(out_dir / "report.pdf", render_pdf(page, base_url=out_dir))
+    else:  # the HTML and the Word file are still written; one paragraph says why there is no PDF
+        (out_dir / "report.pdf").unlink(missing_ok=True)  # an older PDF would not match the new report
+        log.warning(i18n.t("doc.pdf_unavailable", error=problem, system=platform.system() or "this system"))
     if docx is not None:
         paths["docx"] = write_bytes(out_dir / "report.docx", docx())
     return paths
@@ -331,6 +334,21 @@ def _beside(fn, *args):
             return fn(*args)
 
     return result
+
+
+def pdf_engine_problem() -> str | None:
+    """Why the PDF cannot be made here, or None when it can.
+
+    WeasyPrint is a PyPI package, but it draws text with Pango, a system library (loaded with
+    cffi when WeasyPrint is imported): Linux desktops have it, slim containers, Windows and
+    macOS usually not. Its absence shows as an ``OSError`` ("cannot load library ...") or an
+    ``ImportError`` on import; the first line of that message is returned.
+    """
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as exc:
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return None
 
 
 def render_pdf(page: str, base_url=None) -> bytes:

@@ -544,8 +544,9 @@ def run(cfg: RunConfig) -> dict[str, Path]:
     except BaseException:
         bodies.close()
         raise
-    out = {k: Path(cfg.out_dir) / name for k, name in REPORT_FILES.items()}
     st = cache.load_state(cfg.out_dir)
+    written = st.get("report_files") or list(REPORT_FILES)  # without a PDF engine, no PDF is expected
+    out = {k: Path(cfg.out_dir) / REPORT_FILES[k] for k in written if k in REPORT_FILES}
     report_fp = _digest(json.dumps({n: st.get(n) for n in cfg.notebooks}, sort_keys=True))
     if ran == 0 and all(p.is_file() for p in out.values()) and st.get("report") == report_fp:
         bodies.close()
@@ -569,6 +570,7 @@ def run(cfg: RunConfig) -> dict[str, Path]:
         years=years,
     )
     st["report"] = report_fp
+    st["report_files"] = sorted(out)
     cache.save_state(cfg.out_dir, st)
     log(f"wrote {', '.join(str(p) for p in out.values())} in {time.perf_counter() - t0:.1f} s")
     return out

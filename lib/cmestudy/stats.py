@@ -832,11 +832,16 @@ def proportion_ci(successes, totals, confidence: float = 0.95) -> tuple[np.ndarr
 
     .. math:: \\frac{\\hat p + z^2/2n \\pm z \\sqrt{\\hat p(1-\\hat p)/n + z^2/4n^2}}{1 + z^2/n}
 
+    The interval is defined at 0% and 100% too: its limits are then exactly 0 and 1 (the
+    formula gives them up to rounding, which is removed, so an error bar is never negative).
+
     Examples
     --------
     >>> lo, hi = proportion_ci(8, 10)
     >>> round(float(lo), 4), round(float(hi), 4)
     (0.4902, 0.9433)
+    >>> [float(v) for v in proportion_ci(0, 7)][0], [float(v) for v in proportion_ci(7, 7)][1]
+    (0.0, 1.0)
     """
     x = np.asarray(successes, dtype=float)
     n = np.asarray(totals, dtype=float)
@@ -848,7 +853,9 @@ def proportion_ci(successes, totals, confidence: float = 0.95) -> tuple[np.ndarr
     p = x / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    low = np.where(x == 0, 0.0, np.clip(centre - half, 0.0, p))
+    high = np.where(x == n, 1.0, np.clip(centre + half, p, 1.0))
+    return low, high
 
 
 def cramers_v_magnitude(v: float, df_star: int) -> str:
