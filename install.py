@@ -49,13 +49,28 @@ INSTALLER = ("pip", "setuptools")
 STAMP_NAME = ".cmestudy-installed"
 KERNEL = ("cmestudy", "Python (cmestudy)")
 
-#: Wheelhouse targets: pip's platform tags (pip adds the older compatible ones) and the marker
-#: environment the lock's entries are selected by.
+#: Packages PyPI has only as source distributions (cmestudy.lockfile.SOURCE_ONLY; a test keeps the two
+#: equal): a wheelhouse holds them as source, built at install time with the locked setuptools.
+SOURCE_ONLY = ("fontmeta", "odfpy")
+
+
+def _manylinux(arch: str, newest: int = 28, oldest: int = 5) -> list[str]:
+    """pip widens a macOS tag to the older ones itself, but not ``manylinux_2_28``: list them all."""
+    legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+    out = []
+    for minor in range(newest, oldest - 1, -1):
+        out.append(f"manylinux_2_{minor}_{arch}")
+        if minor in legacy:
+            out.append(f"{legacy[minor]}_{arch}")
+    return out
+
+
+#: Wheelhouse targets: pip's platform tags and the marker environment the lock's entries are selected by.
 TARGETS = {
-    "linux-x86_64": (["manylinux_2_28_x86_64"], {"sys_platform": "linux", "platform_system": "Linux",
-                                                  "os_name": "posix", "platform_machine": "x86_64"}),
-    "linux-aarch64": (["manylinux_2_28_aarch64"], {"sys_platform": "linux", "platform_system": "Linux",
-                                                    "os_name": "posix", "platform_machine": "aarch64"}),
+    "linux-x86_64": (_manylinux("x86_64"), {"sys_platform": "linux", "platform_system": "Linux",
+                                            "os_name": "posix", "platform_machine": "x86_64"}),
+    "linux-aarch64": (_manylinux("aarch64", oldest=17), {"sys_platform": "linux", "platform_system": "Linux",
+                                                         "os_name": "posix", "platform_machine": "aarch64"}),
     "macos-arm64": (["macosx_12_0_arm64"], {"sys_platform": "darwin", "platform_system": "Darwin",
                                             "os_name": "posix", "platform_machine": "arm64"}),
     "macos-x86_64": (["macosx_12_0_x86_64"], {"sys_platform": "darwin", "platform_system": "Darwin",
@@ -282,14 +297,20 @@ def wheelhouse(directory: Path, target: str, version: tuple[int, int], env: Path
     tags = []
     for tag in TARGETS[target][0]:
         tags += ["--platform", tag]
+    binary = [e for e in chosen if e[0] not in SOURCE_ONLY]
+    source = [e for e in chosen if e[0] in SOURCE_ONLY]
+    where = f"{target}, Python {version[0]}.{version[1]}"
     with tempfile.TemporaryDirectory() as tmp:
         req = Path(tmp) / "target.txt"
-        req.write_text(requirements_text(chosen), encoding="utf-8")
+        req.write_text(requirements_text(binary), encoding="utf-8")
         run([python, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--require-hashes", "--no-deps",
-             "--no-build-isolation", *tags, "--python-version", f"{version[0]}.{version[1]}",
+             "--only-binary", ":all:", *tags, "--python-version", f"{version[0]}.{version[1]}",
              "--implementation", "cp", "--abi", f"cp{version[0]}{version[1]}", "--abi", "abi3", "--abi", "none",
-             "-d", directory, "-r", req], f"downloading the files for {target}, Python {version[0]}.{version[1]}",
-            quiet)  # fmt: skip
+             "-d", directory, "-r", req], f"downloading the wheels for {where}", quiet)  # fmt: skip
+        req.write_text(requirements_text(source), encoding="utf-8")
+        run([python, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--require-hashes", "--no-deps",
+             "--no-binary", ":all:", "--no-build-isolation", "-d", directory, "-r", req],
+            f"downloading the source-only packages ({', '.join(SOURCE_ONLY)})", quiet)  # fmt: skip
     (directory / "TARGET.txt").write_text(
         f"cmestudy wheelhouse for {target}, Python {version[0]}.{version[1]}: {len(chosen)} packages of "
         f"requirements.lock (sha256 {hashlib.sha256(LOCK.read_bytes()).hexdigest()}).\n"

@@ -96,6 +96,13 @@ def test_the_installer_is_pinned_in_the_lock_and_installed_first():
     assert metadata.version("pip") == pins["pip"]  # the pip that installed this venv is the locked one
 
 
+def test_install_py_and_cmestudy_agree_on_the_source_only_packages():
+    assert install.SOURCE_ONLY == lockfile.SOURCE_ONLY
+    assert {"manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux1_x86_64"} <= set(
+        install.TARGETS["linux-x86_64"][0]
+    )  # pip does not widen manylinux_2_28 to the older tags itself
+
+
 def test_the_install_command_resolves_nothing():
     cmd = install.install_command(Path("python"))
     assert {"--require-hashes", "--no-deps", "--no-build-isolation"} <= set(cmd)
