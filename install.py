@@ -224,6 +224,8 @@ def setup(env: Path, offline: Path | None, rebuild_for_other_python: bool, quiet
         return python
     entries = lock_entries()
     install_installer(python, entries, offline, quiet)
+    print(f"installing the packages of requirements.lock into {env.name}, each checked against its SHA-256 "
+          f"(about a minute the first time)", flush=True)  # fmt: skip
     run(install_command(python, offline), "installing the packages of requirements.lock", quiet)
     run([python, "-m", "pip", "check"], "checking that every installed package has what it requires", quiet)
     run([python, "-m", "pip", "install", "-q", *pip_args(offline), "--no-deps", "--no-build-isolation", "-e", ROOT],
