@@ -26,10 +26,10 @@ report: install ## Run the whole study on $(RAW); write $(OUT)/report.html, .pdf
 test: install ## Run the test suite: ruff (lint and format check), then pytest with the docstring examples (not the slow tier)
 	$(BIN)/ruff check lib tests benchmarks install.py
 	$(BIN)/ruff format --check lib tests benchmarks install.py
-	$(BIN)/python -m pytest -m "not slow" -n 2
+	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadfile
 
 test-slow: install ## The slow tier: soak loops, exhaustive searches, checks in LibreOffice and a browser (CI runs it)
-	$(BIN)/python -m pytest -m slow -n 2
+	$(BIN)/python -m pytest -m slow -n 2 --dist loadfile
 
 lab: install ## Open JupyterLab on the notebooks with the cmestudy kernel
 	$(BIN)/jupyter lab notebooks/

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -40,8 +41,29 @@ def run_cli(*args, timeout=900) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def study_run(tmp_path_factory, _linkage_key):
-    """The study run once on the default data into a temporary output directory."""
-    out = tmp_path_factory.mktemp("study") / "out"
+    """The study run once on the default data into a temporary output directory.
+
+    Under pytest-xdist (``make test`` runs two workers) the run is made once for all workers: the
+    first to need it makes it under the run's shared temporary directory, holding a lock, and the
+    others wait for it and read the same files (no worker writes into them).
+    """
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else None
+    if shared is None or os.name != "posix":
+        return _study(tmp_path_factory.mktemp("study") / "out")
+    import fcntl
+
+    with open(shared / "study_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        out, done = shared / "study_run" / "out", shared / "study_run" / "done.json"
+        if not done.is_file():
+            out.parent.mkdir(exist_ok=True)
+            _, proc = _study(out)
+            done.write_text(json.dumps({"stdout": proc.stdout, "stderr": proc.stderr}), encoding="utf-8")
+        record = json.loads(done.read_text(encoding="utf-8"))
+    return out, subprocess.CompletedProcess([], 0, record["stdout"], record["stderr"])
+
+
+def _study(out):
     proc = run_cli("run", "--raw", RAW, "--out", out, "--no-progress")
     assert proc.returncode == 0, f"cmestudy run failed:\n{proc.stdout}\n{proc.stderr}"
     return out, proc

@@ -25,7 +25,7 @@ def small_study(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cache")
     raw = valid_raw(tmp)
     out = tmp / "out"
-    first = run_cli("run", "--raw", raw, "--out", out, "--no-progress")
+    first = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html")
     assert first.returncode == 0, first.stderr
     assert executed(first.stderr) == ALL
     return raw, out
@@ -33,8 +33,8 @@ def small_study(tmp_path_factory):
 
 def test_a_rerun_with_nothing_changed_executes_nothing(small_study):
     raw, out = small_study
-    before = {p: p.stat().st_mtime_ns for p in (out / "report.html", out / "report.pdf")}
-    again = run_cli("run", "--raw", raw, "--out", out, "--no-progress")
+    before = {p: p.stat().st_mtime_ns for p in (out / "report.html",)}
+    again = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html")
     assert again.returncode == 0, again.stderr
     assert executed(again.stderr) == set()
     assert "nothing changed" in again.stderr
@@ -43,7 +43,7 @@ def test_a_rerun_with_nothing_changed_executes_nothing(small_study):
 
 def test_changing_a_parameter_reruns_the_notebooks_that_use_it(small_study):
     raw, out = small_study
-    proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--alpha", "0.01")
+    proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html", "--alpha", "0.01")
     assert proc.returncode == 0, proc.stderr
     assert executed(proc.stderr) == {"04_chisquare", "05_prospects"}
     assert "0.01" in (out / "report.html").read_text(encoding="utf-8")
@@ -54,7 +54,7 @@ def test_changing_a_raw_file_reruns_ingest_and_only_what_its_outputs_change(smal
     # a new alias in the user's codebook: ingest and cleaning re-run, their outputs are identical,
     # so the analysis notebooks do not
     (raw / "codebook.yml").write_text("values:\n  title_grade:\n    junior: [规培医师]\n", encoding="utf-8")
-    proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--alpha", "0.01")
+    proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html", "--alpha", "0.01")
     assert proc.returncode == 0, proc.stderr
     assert executed(proc.stderr) == {"01_ingest", "02_clean"}
     # a changed enrolment row changes the cleaned counts: everything downstream re-runs
@@ -62,14 +62,16 @@ def test_changing_a_raw_file_reruns_ingest_and_only_what_its_outputs_change(smal
     path.write_text(
         path.read_text(encoding="utf-8").replace("P21L,S00001,住院医师", "P21L,S00001,主治医师"), encoding="utf-8"
     )
-    proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--alpha", "0.01")
+    proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html", "--alpha", "0.01")
     assert proc.returncode == 0, proc.stderr
     assert executed(proc.stderr) == ALL
 
 
 def test_force_runs_everything(small_study):
     raw, out = small_study
-    proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--alpha", "0.01", "--force")
+    proc = run_cli(
+        "run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html", "--alpha", "0.01", "--force"
+    )
     assert proc.returncode == 0, proc.stderr
     assert executed(proc.stderr) == ALL
 
@@ -152,3 +154,17 @@ def test_kernels_of_two_runs_in_one_folder_never_share_a_socket_and_a_dead_one_i
             pool.shutdown()
     assert not any(os.path.exists(pool.sockets) for pool in pools if pool.sockets)
     assert not list((tmp_path / "logs0").glob("*.log")), "a kernel with nothing to say leaves no log"
+
+
+def test_asking_for_more_formats_builds_the_report_again_without_running_a_notebook(small_study, tmp_path):
+    import shutil
+
+    from cmestudy import pipeline
+
+    raw, html_only = small_study  # a run with --formats html
+    out = tmp_path / "out"
+    shutil.copytree(html_only, out)
+    assert (out / "report.html").is_file() and not (out / "report.pdf").exists() and not (out / "report.docx").exists()
+    every = pipeline.run(pipeline.RunConfig(raw_dir=raw, out_dir=out, processed_dir=out / "processed", progress=False))
+    assert sorted(every) == ["docx", "html", "pdf"] and all(p.is_file() for p in every.values())
+    assert "nothing changed" in run_cli("run", "--raw", raw, "--out", out, "--no-progress").stderr

@@ -37,7 +37,7 @@ def test_run_leaves_the_raw_directory_unchanged(tmp_path):
     raw = tmp_path / "raw"
     shutil.copytree(RAW, raw)
     before = checksums(raw)
-    proc = run_cli("run", "--raw", raw, "--out", tmp_path / "out", "--no-progress")
+    proc = run_cli("run", "--raw", raw, "--out", tmp_path / "out", "--no-progress", "--formats", "html")
     assert proc.returncode == 0, proc.stderr
     assert checksums(raw) == before
 
@@ -81,7 +81,7 @@ def test_a_missing_or_empty_raw_directory_is_a_clear_error(tmp_path, make):
         (raw / "notes.txt.bak").write_text("not data")
     elif make == "file":
         raw.write_text("not a directory")
-    proc = run_cli("run", "--raw", raw, "--out", tmp_path / "out", "--no-progress")
+    proc = run_cli("run", "--raw", raw, "--out", tmp_path / "out", "--no-progress", "--formats", "html")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     expected = {"missing": "does not exist", "empty": "holds no data files", "file": "is not a directory"}[make]
@@ -127,7 +127,7 @@ def test_run_refuses_invalid_data_with_the_validate_report(tmp_path):
     assert check.returncode == 2
     problems = [ln for ln in check.stderr.splitlines() if ln.strip().startswith("- ")]
     assert len(problems) == 2
-    proc = run_cli("run", "--raw", raw, "--out", tmp_path / "out", "--no-progress")
+    proc = run_cli("run", "--raw", raw, "--out", tmp_path / "out", "--no-progress", "--formats", "html")
     assert proc.returncode == 2
     for line in problems:
         assert line in proc.stderr

@@ -120,7 +120,7 @@ def test_without_dates_the_report_keeps_the_annual_models_with_their_caveat(tmp_
     projects.to_csv(raw / "projects.csv", index=False)
     (raw / "enrolments.csv").write_bytes((RAW / "enrolments.csv").read_bytes())
     out = tmp_path / "out"
-    proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress")
+    proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html")
     assert proc.returncode == 0, proc.stderr
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "no usable start dates" in page

@@ -106,13 +106,14 @@ def test_unknown_level_and_mode(tmp_path):
     raw = valid_raw(tmp_path)
     rows = [r[:] for r in PROJECTS]
     rows[0][2] = "区级"
-    rows[1][3] = "混合式"
+    rows[1][3] = "云课堂"
     write_csv(raw / "项目登记.csv", PROJECT_HEADER, rows)
     errors(
         raw,
         "row 2, column '项目级别': got '区级'",
         "a level from the codebook",
-        "row 3, column '授课方式': got '混合式'",
+        "row 3, column '授课方式': got '云课堂'",
+        "线上直播",  # every accepted spelling is listed, Chinese ones included
     )
 
 

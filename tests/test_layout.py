@@ -96,18 +96,18 @@ def test_a_notebook_that_declares_a_new_input_reruns_when_it_changes(tmp_path):
     nbdir = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", nbdir)
     out = tmp_path / "out"
-    first = run_cli("run", "--raw", raw, "--out", out, "--notebooks", nbdir, "--no-progress")
+    first = run_cli("run", "--raw", raw, "--out", out, "--notebooks", nbdir, "--no-progress", "--formats", "html")
     assert first.returncode == 0, first.stderr
     notes = out / "processed" / "notes.json"  # a file no notebook reads yet
     notes.write_text("first", encoding="utf-8")
-    again = run_cli("run", "--raw", raw, "--out", out, "--notebooks", nbdir, "--no-progress")
+    again = run_cli("run", "--raw", raw, "--out", out, "--notebooks", nbdir, "--no-progress", "--formats", "html")
     assert executed(again.stderr) == set()
     path = nbdir / "03_descriptive.ipynb"
     nb = json.loads(path.read_text(encoding="utf-8"))
     nb["metadata"]["cmestudy"]["reads"]["processed"].append("notes.json")
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
-    declared = run_cli("run", "--raw", raw, "--out", out, "--notebooks", nbdir, "--no-progress")
+    declared = run_cli("run", "--raw", raw, "--out", out, "--notebooks", nbdir, "--no-progress", "--formats", "html")
     assert executed(declared.stderr) == {"03_descriptive"}
     notes.write_text("changed", encoding="utf-8")
-    changed = run_cli("run", "--raw", raw, "--out", out, "--notebooks", nbdir, "--no-progress")
+    changed = run_cli("run", "--raw", raw, "--out", out, "--notebooks", nbdir, "--no-progress", "--formats", "html")
     assert executed(changed.stderr) == {"03_descriptive"}, changed.stderr

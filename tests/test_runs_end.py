@@ -17,7 +17,7 @@ from .exports import valid_raw
 
 #: Reruns in the test command (a regression shows at once) and in the slow tier (`make test-slow`, CI),
 #: where a rare hang has more chances to show.
-RERUNS, SOAK_RERUNS = 3, 30
+RERUNS, SOAK_RERUNS = 1, 30
 #: Far longer than one rerun of a notebook takes (about 7 s here), far shorter than a hang.
 RERUN_LIMIT = 120
 
@@ -50,12 +50,14 @@ def small_raw(tmp_path_factory):
 @pytest.mark.parametrize("reruns", [RERUNS, pytest.param(SOAK_RERUNS, marks=pytest.mark.slow)])
 def test_rerunning_a_single_notebook_always_finishes(small_raw, tmp_path, reruns):
     out = tmp_path / "out"
-    first = run_cli("run", "--raw", small_raw, "--out", out, "--no-progress")
+    first = run_cli("run", "--raw", small_raw, "--out", out, "--no-progress", "--formats", "html")
     assert first.returncode == 0, first.stderr
     for i in range(reruns):
         _forget(out, "05_prospects")
         t0 = time.perf_counter()
-        proc = run_cli("run", "--raw", small_raw, "--out", out, "--no-progress", timeout=RERUN_LIMIT)
+        proc = run_cli(
+            "run", "--raw", small_raw, "--out", out, "--no-progress", "--formats", "html", timeout=RERUN_LIMIT
+        )
         assert proc.returncode == 0, f"rerun {i + 1}: {proc.stderr}"
         assert "05_prospects done in" in proc.stderr and "03_descriptive: up to date" in proc.stderr, proc.stderr
         assert time.perf_counter() - t0 < RERUN_LIMIT
@@ -110,7 +112,9 @@ def test_a_kernel_that_dies_ends_the_run_with_a_readable_error(small_raw, tmp_pa
         "import os, signal, sys\nprint('last words', file=sys.__stderr__, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)",
     )
     out = tmp_path / "out"
-    proc = run_cli("run", "--raw", small_raw, "--out", out, "--notebooks", nbdir, "--no-progress", timeout=300)
+    proc = run_cli(
+        "run", "--raw", small_raw, "--out", out, "--notebooks", nbdir, "--no-progress", "--formats", "html", timeout=300
+    )
     assert proc.returncode == 1, proc.stderr
     assert f"notebook 02_clean failed in cell {cell} (`import os, signal, sys`)" in proc.stderr, proc.stderr
     assert "DeadKernelError: the kernel died" in proc.stderr

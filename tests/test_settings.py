@@ -40,7 +40,20 @@ def _tables(page: str) -> dict[str, list[list[str]]]:
 def strict_run(tmp_path_factory):
     """The default data at alpha 0.01 with 99% intervals."""
     out = tmp_path_factory.mktemp("strict") / "out"
-    proc = run_cli("run", "--raw", RAW, "--out", out, "--no-progress", "--alpha", "0.01", "--confidence", "0.99")
+    proc = run_cli(
+        "run",
+        "--raw",
+        RAW,
+        "--out",
+        out,
+        "--no-progress",
+        "--formats",
+        "html",
+        "--alpha",
+        "0.01",
+        "--confidence",
+        "0.99",
+    )
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -120,7 +133,7 @@ def test_validate_reads_the_codebook_beside_the_data(tmp_path):
 
 def test_choosing_study_years_sets_the_others_aside(tmp_path):
     out = tmp_path / "out"
-    proc = run_cli("run", "--raw", RAW, "--out", out, "--no-progress", "--years", "2022-2023")
+    proc = run_cli("run", "--raw", RAW, "--out", out, "--no-progress", "--formats", "html", "--years", "2022-2023")
     assert proc.returncode == 0, proc.stderr
     study = cleaning.load_processed(out / "processed")
     assert study.years == [2022, 2023] and set(study.projects["year"]) == {2022, 2023}

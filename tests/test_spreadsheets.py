@@ -169,11 +169,12 @@ def test_many_enrolments_of_unknown_projects_raise_a_plausibility_warning(tmp_pa
     )
 
 
+@pytest.mark.slow  # a whole run; years without learners are in the property test of test_degenerate.py
 def test_a_study_year_without_learners_runs_to_the_end(tmp_path):
     raw = valid_raw(tmp_path)
     write_csv(raw / "学员名单.csv", ENROL_HEADER, [r for r in enrolments() if r[0].startswith("P21")])
     out = tmp_path / "out"
-    proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress")
+    proc = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html")
     assert proc.returncode == 0, proc.stderr
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "needs learners in at least two study years" in page

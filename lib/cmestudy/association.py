@@ -25,11 +25,13 @@ class YearTests:
 
 class TestsByYear(dict):
     """``{year: YearTests}`` for the years that can be tested; ``skipped`` gives the code of the reason
-    why others cannot (``no_learners``, ``one_mode``, ``one_title``)."""
+    why others cannot (``no_learners``, ``no_live``, ``no_face_to_face``, ``one_title``), and
+    ``learners`` the number of graded learners of every year."""
 
     def __init__(self):
         super().__init__()
         self.skipped: dict[int, str] = {}
+        self.learners: dict[int, int] = {}
 
 
 def mode_title_tests(
@@ -41,17 +43,19 @@ def mode_title_tests(
 
     Titles with no learners in a year are left out of that year's table; a year without
     learners in both modes, or with fewer than two titles, cannot be tested and is listed
-    in ``skipped`` with the reason's code (``no_learners``, ``one_mode``, ``one_title``).
+    in ``skipped`` with the reason's code (``no_learners``, ``no_live``, ``no_face_to_face``,
+    ``one_title``).
     """
     out = TestsByYear()
     for year in years:
         table = describe.mode_by_title(learners, year)
+        out.learners[int(year)] = int(table.to_numpy().sum())
         table = table.loc[:, table.sum(axis=0) > 0]
         if table.to_numpy().sum() == 0:
             out.skipped[int(year)] = "no_learners"
             continue
         if (table.sum(axis=1) > 0).sum() < 2:
-            out.skipped[int(year)] = "one_mode"
+            out.skipped[int(year)] = "no_" + str(table.index[table.sum(axis=1).to_numpy() == 0][0])
             continue
         if table.shape[1] < 2:
             out.skipped[int(year)] = "one_title"
@@ -64,7 +68,9 @@ def mode_title_tests(
 
 def summary_table(tests: dict[int, YearTests]) -> pd.DataFrame:
     """One row per year: N, Pearson chi-square, df, p, Cramér's V with its CI, cells with E < 5, and
-    the pairwise tests (chi-square and adjusted p). Columns are (test, statistic) codes."""
+    the pairwise tests (chi-square and adjusted p). Columns are (test, statistic) codes. A year that
+    cannot be tested (``tests.skipped``) has its N and, in a ``note`` column, the reason's code
+    (``nc_no_face_to_face``, ...)."""
     rows = {}
     for year, t in tests.items():
         r = t.result
@@ -82,8 +88,14 @@ def summary_table(tests: dict[int, YearTests]) -> pd.DataFrame:
             row[(pair, "chi2")] = pw["statistic"]
             row[(pair, "p_adjusted")] = pw["pvalue_adjusted"]
         rows[year] = row
+    skipped = getattr(tests, "skipped", {})
+    for year, why in skipped.items():  # a row that says why the year could not be tested
+        rows[year] = {("mode_by_title", "n"): tests.learners.get(year, 0), ("note", ""): f"nc_{why}"}
     out = pd.DataFrame.from_dict(rows, orient="index")
     if len(out):
+        out = out.sort_index()
+        if skipped:
+            out = out[[c for c in out.columns if c != ("note", "")] + [("note", "")]]
         out.columns = pd.MultiIndex.from_tuples(out.columns)
     out.index.name = "year"
     return out
@@ -111,4 +123,4 @@ def live_share(learners: pd.DataFrame, years, confidence: float = 0.95) -> pd.Da
                     "ci_high": float(hi),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["year", "grade", "live", "total", "share", "ci_low", "ci_high"])

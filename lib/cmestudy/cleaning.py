@@ -32,6 +32,14 @@ from .problems import EXCLUDED, DataError, DataProblem, reason_columns
 from .reading import Ingested
 from .schema import GRADES_WITH_UNKNOWN, LEVELS, MODES, Codebook, load_codebook
 
+#: How the codebook codes a project delivered both ways (线上线下结合): set aside with its learners.
+BLENDED = "blended"
+#: Columns of the coded register that only the cleaning uses.
+HELPER_COLUMNS = ["_blended", "_file", "_row"]
+#: Why a whole project (with its learners) is set aside: a year outside the study, or blended delivery.
+ASIDE = ("outside_years", "blended_mode")
+#: A year more than this many years from the register's main run of years is taken for a typo.
+MAX_YEAR_GAP = 5
 PROJECT_COLUMNS = ["project_id", "year", "level", "mode", "discipline", "title", "credits", "start_date", "hours"]
 LEARNER_COLUMNS = ["project_id", "year", "level", "mode", "discipline", "grade", "learners"]
 QUARANTINE_COLUMNS = ["file", "row", "project_id", "column", "value", "reason", "action", "code", "rows"]
@@ -51,11 +59,33 @@ def _problem(frame: pd.DataFrame, idx, column: str, expected: str, header: str |
     )
 
 
+def accepted_spellings(codebook: Codebook, kind: str, allowed, lang: str) -> str:
+    """Every spelling the codebook accepts for each code of a column, the code named in ``lang`` and
+    the spellings of that language's script first: ``直播: 直播, 线上直播, …, live, online; 面授: …``."""
+    from . import i18n
+
+    def cjk(text: str) -> bool:
+        return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+    parts = []
+    for code in allowed:
+        spellings = list(dict.fromkeys(codebook.values[kind].get(code, ())))
+        spellings.sort(key=lambda x: cjk(x) != (lang == "zh"))  # stable: the codebook's order within each script
+        parts.append(f"{i18n.label(code, lang)}: {', '.join(spellings)}")
+    return i18n.t("punct.clause_sep", lang).join(parts)
+
+
 def _code_column(frame, column, kind, codebook, problems, allowed):
     coded = codebook.code_values(kind, frame[column])
-    for idx in frame.index[coded.isna()]:
-        accepted = "; ".join(f"{c}: {', '.join(codebook.values[kind][c][:4])}" for c in allowed)
-        problems.append(_problem(frame, idx, column, f"a {column} from the codebook ({accepted})"))
+    if coded.isna().any():
+        accepted = {lang: accepted_spellings(codebook, kind, allowed, lang) for lang in ("en", "zh")}
+        for idx in frame.index[coded.isna()]:
+            problems.append(
+                DataProblem.from_message(
+                    str(frame.at[idx, "_file"]), int(frame.at[idx, "_row"]), column, str(frame.at[idx, column]),
+                    "problem.coded_value", name=column, accepted=accepted,
+                )
+            )  # fmt: skip
     return coded
 
 
@@ -105,7 +135,7 @@ def clean_projects(projects: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataF
                 )
             )
     level = _code_column(p, "level", "level", codebook, problems, LEVELS)
-    mode = _code_column(p, "mode", "mode", codebook, problems, MODES)
+    mode = _code_column(p, "mode", "mode", codebook, problems, MODES + (BLENDED,))
     for idx in p.index[p["discipline"].eq("")]:
         problems.append(_problem(p, idx, "discipline", "a discipline (学科)"))
     discipline = p["discipline"]
@@ -138,7 +168,7 @@ def clean_projects(projects: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataF
             "project_id": p["project_id"].astype("string"),
             "year": year_num.astype("Int64"),
             "level": pd.Categorical(level, categories=LEVELS),
-            "mode": pd.Categorical(mode, categories=MODES),
+            "mode": pd.Categorical(mode.where(mode.isin(MODES)), categories=MODES),
             "discipline": discipline.astype("string"),
             "title": p["title"].astype("string"),
             "credits": credits.astype("Float64"),
@@ -146,6 +176,9 @@ def clean_projects(projects: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataF
             if start.notna().any()
             else pd.Series(pd.NA, index=p.index, dtype="string"),
             "hours": hours.astype("Float64"),
+            "_blended": mode.eq(BLENDED).fillna(False).astype(bool),  # delivered both ways: set aside by clean()
+            "_file": p["_file"].astype(str),
+            "_row": p["_row"],
         }
     )
     return out.sort_values(["year", "project_id"], kind="stable").reset_index(drop=True), problems, notes
@@ -182,14 +215,15 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 def clean_enrolments(
-    enrolments: pd.DataFrame, register: set[str], codebook: Codebook, outside: set[str] = frozenset()
+    enrolments: pd.DataFrame, register: set[str], codebook: Codebook, aside: dict[str, str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Grade titles, exclude orphans, repeated enrolments and enrolments of projects outside the study
-    years (``outside``, ids of the register). Returns (long counts, quarantine).
+    """Grade titles, exclude orphans, repeated enrolments and enrolments of projects set aside
+    (``aside``: project id -> the reason's code, ``outside_years`` or ``blended_mode``). Returns
+    (long counts, quarantine).
 
     In this order: a row whose project is not in the register is an orphan; of the rest, a
     learner's second enrolment in a project is a repeat; of the rest, an enrolment in a project
-    outside the study years is set aside. Works on the codes of the column-encoded table, so ten
+    set aside is set aside with it. Works on the codes of the column-encoded table, so ten
     million rows take about a second: each distinct title is graded once and each distinct
     project id looked up once.
     """
@@ -206,8 +240,11 @@ def clean_enrolments(
     keyed = (kcode >= 0) & ~orphan
     keyed = slice(None) if keyed.all() else np.flatnonzero(keyed)
     dup[keyed] = duplicated_pairs(pcode[keyed], kcode[keyed])
-    aside = np.append(projects.astype(str).isin(outside), False)[pcode] & ~orphan & ~dup
-    unknown = (grade == GRADES_WITH_UNKNOWN.index("unknown")) & ~orphan & ~dup & ~aside
+    aside = aside or {}
+    why = np.append([aside.get(str(p), "") for p in projects], "").astype(str)[pcode]
+    why[orphan | dup] = ""
+    set_aside = why != ""
+    unknown = (grade == GRADES_WITH_UNKNOWN.index("unknown")) & ~orphan & ~dup & ~set_aside
     quarantine = []
 
     def q(mask, column, code):
@@ -230,9 +267,10 @@ def clean_enrolments(
 
     q(orphan, "project_id", "orphan")
     q(dup, "project_id", "duplicate")
-    q(aside, "project_id", "outside_years")
+    for code in ASIDE:
+        q(why == code, "project_id", code)
     q(unknown, "professional_title", "unknown_title")
-    kept = ~orphan & ~dup & ~aside
+    kept = ~orphan & ~dup & ~set_aside
     n_grades = len(GRADES_WITH_UNKNOWN)
     cell_type = np.int32 if len(projects) * n_grades < 2**31 else np.int64
     cells = np.bincount(pcode[kept].astype(cell_type) * n_grades + grade[kept], minlength=len(projects) * n_grades)
@@ -248,6 +286,59 @@ def clean_enrolments(
     return long, quarantine
 
 
+def implausible_years(
+    every: pd.DataFrame, study_years, chosen: bool, this_year: int | None = None
+) -> list[DataProblem]:
+    """Projects whose year is not plausible for a study, each a problem naming its file and row.
+
+    A study year later than ``this_year`` (default: the current year) cannot have happened yet. And
+    unless the study years were chosen (``chosen``, by ``--years``), a year lying more than
+    :data:`MAX_YEAR_GAP` years from the register's main run of years is taken for a typo (2031 or
+    1995 among 2021-2023): the register's distinct years are split where they are more than
+    ``MAX_YEAR_GAP`` apart, and every run but the one with the most projects is reported. Years
+    outside the chosen study years are set aside instead, like any other.
+
+    >>> reg = pd.DataFrame({"year": pd.array([2021, 2022, 2022, 2031, 1995], "Int64"), "_file": "p.csv",
+    ...                     "_row": [2, 3, 4, 5, 6]})
+    >>> [(p.row, p.value) for p in implausible_years(reg, [1995, 2021, 2022, 2031], chosen=False, this_year=2026)]
+    [(5, '2031'), (6, '1995')]
+    >>> [(p.row, p.value) for p in implausible_years(reg, [2021, 2022], chosen=True, this_year=2026)]
+    []
+    """
+    import datetime
+
+    this_year = this_year or datetime.date.today().year
+    known = every["year"].dropna().astype(int)
+    if known.empty:
+        return []
+    sizes = known.value_counts()
+    runs: list[list[int]] = []
+    for y in sorted(sizes.index):
+        if runs and y - runs[-1][-1] <= MAX_YEAR_GAP:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    main = max(runs, key=lambda r: (int(sizes[r].sum()), r[-1]))
+    study = set(int(y) for y in study_years)
+    problems = []
+    for idx, year in known.items():
+        if year not in study:
+            continue
+        if year > this_year:
+            message, values = "problem.year_future", {"year": this_year}
+        elif not chosen and year not in main:
+            span = f"{main[0]}-{main[-1]}" if main[-1] > main[0] else str(main[0])
+            message, values = "problem.year_far", {"years": span, "gap": MAX_YEAR_GAP}
+        else:
+            continue
+        problems.append(
+            DataProblem.from_message(
+                str(every.at[idx, "_file"]), int(every.at[idx, "_row"]), "year", str(year), message, **values
+            )
+        )
+    return problems
+
+
 def clean(ingested: Ingested, years=None, codebook: Codebook | None = None) -> Cleaned:
     """Clean the ingested tables; raise :class:`DataError` with every fatal problem.
 
@@ -260,12 +351,18 @@ def clean(ingested: Ingested, years=None, codebook: Codebook | None = None) -> C
     register = set(every["project_id"].dropna())
     found = sorted(int(y) for y in every["year"].dropna().unique())
     study_years = sorted({int(y) for y in years}) if years else found
+    problems += implausible_years(every, study_years, chosen=bool(years))
     in_years = every["year"].isin(study_years).fillna(False).to_numpy(bool)
-    projects = every[in_years].reset_index(drop=True)
-    outside = set(every.loc[~in_years, "project_id"])
+    blended = every["mode"].isna().to_numpy() & every["_blended"].to_numpy(bool)
+    aside = dict.fromkeys(every.loc[~in_years, "project_id"], "outside_years")
+    aside.update(dict.fromkeys(every.loc[in_years & blended, "project_id"], "blended_mode"))
+    outside = set(aside)
+    if not years:  # the study years are those with projects that are used
+        study_years = sorted(int(y) for y in every.loc[in_years & ~blended, "year"].dropna().unique()) or found
+    projects = every[in_years & ~blended].drop(columns=HELPER_COLUMNS).reset_index(drop=True)
     counts_long, count_problems = clean_counts(ingested.counts, register)
     problems += count_problems
-    enrol_long, quarantine = clean_enrolments(ingested.enrolments, register, codebook, outside)
+    enrol_long, quarantine = clean_enrolments(ingested.enrolments, register, codebook, aside)
     engine_long = (
         ingested.engine_counts
         if ingested.engine_counts is not None
@@ -287,7 +384,7 @@ def clean(ingested: Ingested, years=None, codebook: Codebook | None = None) -> C
     if problems:
         headers = {f.where: f.columns for f in ingested.files}  # a problem names the column as headed in its file
         raise DataError([replace(p, column=headers.get(p.file, {}).get(p.column, p.column)) for p in problems])
-    parts = [project_notes, _outside_notes(every, ingested, ~in_years, engine_long, outside), quarantine]
+    parts = [project_notes, _aside_notes(every, ingested, aside, engine_long), quarantine]
     if ingested.quarantine is not None:  # rows the Dask engine set aside, for projects of the study years
         parts.append(ingested.quarantine[~ingested.quarantine["project_id"].isin(outside)])
     parts = [p for p in parts if len(p)]
@@ -308,6 +405,7 @@ def clean(ingested: Ingested, years=None, codebook: Codebook | None = None) -> C
         "years": study_years,
         "projects": int(len(projects)),
         "projects_outside_years": int((~in_years).sum()),
+        "projects_blended": int((in_years & blended).sum()),
         "enrolment_rows_read": int(len(ingested.enrolments) + ingested.engine_rows),
         "count_rows_read": int(len(ingested.counts)),
         "enrolments_excluded": int(weights.reindex(list(EXCLUDED), fill_value=0).sum()),
@@ -318,28 +416,34 @@ def clean(ingested: Ingested, years=None, codebook: Codebook | None = None) -> C
     return Cleaned(projects, learners, quarantine.reset_index(drop=True), summary)
 
 
-def _outside_notes(every, ingested, outside_mask, engine_long, outside) -> pd.DataFrame:
-    """Quarantine rows for what lies outside the study years: each project, each row of counts,
-    and the learners the Dask engine counted for such projects (one row standing for them)."""
+def _aside_notes(every, ingested, aside: dict[str, str], engine_long) -> pd.DataFrame:
+    """Quarantine rows for the projects set aside (``aside``: project id -> reason code): each project,
+    each row of counts, and the learners the Dask engine counted for such projects (one row standing
+    for them)."""
     parts = []
-    raw = ingested.projects.reset_index(drop=True)
-    if outside_mask.any():
-        sub = every[outside_mask]
+    mask = every["project_id"].isin(aside).to_numpy(bool)
+    if mask.any():
+        sub = every[mask]
+        codes = sub["project_id"].map(aside)
+        written = ingested.projects.set_index(["_file", "_row"])["mode"]  # the mode as the file writes it
+        column = np.where(codes.eq("blended_mode"), "mode", "year")
+        modes = [str(written.get((f, r), "")) for f, r in zip(sub["_file"], sub["_row"], strict=True)]
+        value = np.where(column == "mode", modes, sub["year"].astype(str))
         parts.append(
             pd.DataFrame(
                 {
-                    "file": raw.loc[sub.index, "_file"].astype(str).to_numpy(),
-                    "row": raw.loc[sub.index, "_row"].to_numpy(),
+                    "file": sub["_file"].to_numpy(),
+                    "row": sub["_row"].to_numpy(),
                     "project_id": sub["project_id"].to_numpy(),
-                    "column": "year",
-                    "value": sub["year"].astype(str).to_numpy(),
-                    **reason_columns("outside_years"),
+                    "column": column,
+                    "value": value,
+                    **_reasons(codes),
                 }
             )
         )
     c = ingested.counts
-    if len(c) and outside:
-        sub = c[c["project_id"].isin(outside)]
+    if len(c) and aside:
+        sub = c[c["project_id"].isin(aside)]
         if len(sub):
             parts.append(
                 pd.DataFrame(
@@ -349,11 +453,11 @@ def _outside_notes(every, ingested, outside_mask, engine_long, outside) -> pd.Da
                         "project_id": sub["project_id"],
                         "column": "project_id",
                         "value": sub["project_id"],
-                        **reason_columns("outside_years"),
+                        **_reasons(sub["project_id"].map(aside)),
                     }
                 )
             )
-    e = engine_long[engine_long["project_id"].isin(outside)]
+    e = engine_long[engine_long["project_id"].isin(aside)]
     if len(e):
         per = e.groupby("project_id")["learners"].sum()
         parts.append(
@@ -364,12 +468,18 @@ def _outside_notes(every, ingested, outside_mask, engine_long, outside) -> pd.Da
                     "project_id": per.index,
                     "column": "project_id",
                     "value": per.index,
-                    **reason_columns("outside_years"),
+                    **_reasons(per.index.to_series().map(aside)),
                     "rows": per.to_numpy(),
                 }
             )
         )
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+
+
+def _reasons(codes: pd.Series) -> dict:
+    """The reason, action and code columns for a column of reason codes."""
+    table = {c: reason_columns(c) for c in set(codes)}
+    return {k: [table[c][k] for c in codes] for k in ("reason", "action", "code")}
 
 
 def write_processed(cleaned: Cleaned, processed_dir) -> Path:
@@ -463,6 +573,7 @@ def unknown_by_year(learners: pd.DataFrame, years) -> pd.DataFrame:
 STEPS = (
     "projects",
     "projects_outside_years",
+    "projects_blended",
     "enrolment_rows_read",
     "count_rows_read",
     "enrolments_excluded",
@@ -474,7 +585,8 @@ STEPS = (
 def steps_table(cleaned: Cleaned) -> pd.DataFrame:
     """Rows at each cleaning step (index: step codes ``step_<name>``)."""
     s = cleaned.summary
-    return pd.DataFrame({"rows": [int(s[k]) for k in STEPS]}, index=pd.Index([f"step_{k}" for k in STEPS], name="step"))
+    steps = [k for k in STEPS if k != "projects_blended" or s.get(k)]  # the blended row only where there are some
+    return pd.DataFrame({"rows": [int(s[k]) for k in steps]}, index=pd.Index([f"step_{k}" for k in steps], name="step"))
 
 
 def quarantine_table(cleaned: Cleaned) -> pd.DataFrame:

@@ -60,6 +60,15 @@ def _month(text: str) -> str:
         raise argparse.ArgumentTypeError(f"expected a month such as 2023-01, got {text!r}") from None
 
 
+def _formats(text: str) -> tuple[str, ...]:
+    """``html,pdf`` -> ("html", "pdf"), in the order html, pdf, docx."""
+    asked = {f.strip().lower() for f in text.split(",") if f.strip()}
+    unknown = asked - set(defaults.FORMATS)
+    if not asked or unknown:
+        raise argparse.ArgumentTypeError(f"expected formats from {', '.join(defaults.FORMATS)}; got {text!r}")
+    return tuple(f for f in defaults.FORMATS if f in asked)
+
+
 def _language(text: str) -> str:
     from .i18n import check_language
 
@@ -209,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"does not answer for this long (default: {defaults.CELL_TIMEOUT:g})",
     )
     r.add_argument(
+        "--formats",
+        type=_formats,
+        default=defaults.FORMATS,
+        metavar="LIST",
+        help="the report's formats, any of html, pdf and docx separated by commas (default: html,pdf,docx); "
+        "html alone is the quickest look",
+    )
+    r.add_argument(
         "--jobs",
         type=int,
         default=defaults.JOBS,
@@ -305,7 +322,17 @@ def _consistency(args) -> int:
 
 
 def _run(args) -> int:
-    from .pipeline import EXIT_FAILED, EXIT_INVALID, NotebookFailed, RunConfig, run
+    from . import i18n
+    from .pipeline import (
+        EXIT_FAILED,
+        EXIT_INVALID,
+        NotebookFailed,
+        OutOfSpace,
+        RunConfig,
+        data_summary,
+        out_of_space,
+        run,
+    )  # fmt: skip
     from .problems import DataError
 
     out = paths.resolve(args.out)
@@ -332,17 +359,27 @@ def _run(args) -> int:
         engine=args.engine,
         scheduler=args.scheduler,
         cell_timeout=args.cell_timeout,
+        formats=args.formats,
     )
     try:
         run(cfg)
     except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
         print(f"error: {exc.format() if isinstance(exc, DataError) else exc}", file=sys.stderr)
         return EXIT_INVALID
-    except NotebookFailed as exc:
+    except (NotebookFailed, OutOfSpace, OSError) as exc:
+        full = out_of_space(exc, cfg.out_dir)
+        if full is not None:  # a full disk: one paragraph, no traceback; a rerun resumes
+            print(f"error: {full.explain(cfg.lang)}", file=sys.stderr)
+            return EXIT_FAILED
+        if not isinstance(exc, NotebookFailed):
+            raise
         if exc.ename == "DataError":  # unusable raw data: the same report as `cmestudy validate`
             print(f"error: {exc.evalue}", file=sys.stderr)
             return EXIT_INVALID
         print(f"error: {exc}", file=sys.stderr)
+        about = data_summary(cfg.processed_dir, cfg.lang)
+        if about:  # what the data looked like, and what to do
+            print(about + " " + i18n.t("run.report_fault", cfg.lang, raw=str(cfg.raw_dir)), file=sys.stderr)
         return EXIT_FAILED
     return 0
 

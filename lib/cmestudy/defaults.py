@@ -38,3 +38,5 @@ EXACT_SECONDS = 60.0
 JOBS = 3
 #: Seed of every simulation of the study (Monte Carlo p-values, prediction intervals), so that reruns agree.
 SEED = 20250315
+#: The report's formats, in the order they are written (``--formats``).
+FORMATS = ("html", "pdf", "docx")

@@ -29,6 +29,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +79,15 @@ class RaoScott:
     def n_effective(self) -> float:
         """The effective sample size of the test, N / delta-bar."""
         return self.n / self.mean_deff
+
+
+class NotComputable(ValueError):
+    """A design-based statistic that the data cannot give; ``reason`` is its code (``one_project``:
+    fewer than two projects with learners; ``no_<row>`` or ``zero_cell``: a margin or cell without counts)."""
+
+    def __init__(self, reason: str, message: str):
+        self.reason = reason
+        super().__init__(message)
 
 
 def _dummies(levels: np.ndarray) -> np.ndarray:
@@ -140,11 +150,13 @@ def rao_scott(cluster_counts, index=None, columns=None) -> RaoScott:
     t = t[t.sum(axis=(1, 2)) > 0]
     n_c, r, c = t.shape
     if n_c < 2:
-        raise ValueError("a design-based test needs at least two clusters with counts")
+        raise NotComputable("one_project", "a design-based test needs at least two clusters with counts")
     table = t.sum(axis=0)
     n = float(table.sum())
     if (table.sum(axis=0) == 0).any() or (table.sum(axis=1) == 0).any():
-        raise ValueError("every row and column of the table needs a count")
+        empty = np.flatnonzero(table.sum(axis=1) == 0)
+        reason = f"no_{list(index)[empty[0]]}" if len(empty) and index is not None else "zero_cell"
+        raise NotComputable(reason, "every row and column of the table needs a count")
     df = (r - 1) * (c - 1)
 
     counts = t.transpose(0, 2, 1).reshape(n_c, r * c)  # column-major cells, rows varying fastest
@@ -218,44 +230,83 @@ def cluster_tables(learners: pd.DataFrame, year: int, grades=GRADES) -> tuple[np
 
 @dataclass
 class DesignYear:
-    """The naive and design-based tests of one year (see :func:`design_tests`)."""
+    """The naive and design-based tests of one year (see :func:`design_tests`). ``table`` is None when
+    the year's design-based test cannot be computed; ``not_computable`` then gives the reason's code."""
 
     year: int
-    table: RaoScott
+    table: RaoScott | None
     pairwise: pd.DataFrame  # one row per comparison: naive and design-based p, adjusted
     odds_ratios: pd.DataFrame = field(default_factory=pd.DataFrame)
+    not_computable: str | None = None
+    projects: int = 0  # projects with learners in the year's table
 
 
-def design_tests(
-    learners: pd.DataFrame, tests, adjust: str = "bonferroni", confidence: float = 0.95
-) -> dict[int, DesignYear]:
+class DesignTests(dict):
+    """``{year: DesignYear}``, and ``skipped``: the years the naive analysis could not test, with the
+    reason's code (as :class:`cmestudy.association.TestsByYear`)."""
+
+    def __init__(self, skipped=None):
+        super().__init__()
+        self.skipped: dict[int, str] = dict(skipped or {})
+
+
+_PAIR_COLUMNS = ["n", "clusters", "chi2", "p", "p_adjusted", "f", "ndf", "ddf", "p_f", "p_chisq", "mean_deff",
+                 "n_effective"]  # fmt: skip
+
+
+def _two_projects_per_mode(counts: np.ndarray) -> None:
+    """Delivery mode is a project's attribute: with a single project in a mode, that mode's learners
+    are that project's, and the variation between projects within the mode, which the design-based
+    variance rests on, cannot be estimated (Rao-Scott's design effects collapse towards zero and the
+    GEE's robust standard error of the mode effect to zero). Such a test is not computable."""
+    per_mode = (counts.sum(axis=2) > 0).sum(axis=0)  # projects with learners, by mode
+    if (per_mode[per_mode > 0] < 2).any():
+        raise NotComputable("single_project_mode", "a delivery mode has a single project")
+
+
+def design_tests(learners: pd.DataFrame, tests, adjust: str = "bonferroni", confidence: float = 0.95) -> DesignTests:
     """Design-based tests beside the naive ones, for every year in ``tests``
     (:func:`cmestudy.association.mode_title_tests`): the mode x title table by :func:`rao_scott`
     with projects as clusters; each pairwise 2 x 2 comparison of the naive analysis on the
     learners of its two titles (projects with a learner of either are its clusters), its
     design-based p adjusted by ``adjust`` within the year as the naive ones are; and the
-    clustered odds ratios (:func:`clustered_odds_ratios`)."""
+    clustered odds ratios (:func:`clustered_odds_ratios`).
+
+    Where a test cannot be computed (one project in the year, or a delivery mode with a single
+    project, in the year or among the pair's learners; a pair the naive analysis could not test) its
+    numbers are NaN and ``not_computable`` holds the reason's code.
+    """
     from .stats import _adjust
 
-    out = {}
+    out = DesignTests(getattr(tests, "skipped", {}))
     for year, t in tests.items():
         grades = [str(g) for g in t.result.observed.columns]
         counts, _ = cluster_tables(learners, year, grades)
-        table = rao_scott(counts, index=list(MODES), columns=grades)
+        try:
+            _two_projects_per_mode(counts)
+            table, why = rao_scott(counts, index=list(MODES), columns=grades), None
+        except NotComputable as exc:
+            table, why = None, exc.reason
         rows = []
         for _, pw in t.pairwise.iterrows():
             pair = [str(pw["first"]), str(pw["second"])]
+            row = {"first": pair[0], "second": pair[1], "p_adjusted": pw["pvalue_adjusted"], "not_computable": None}
             sub, _ = cluster_tables(learners, year, pair)
-            rs = rao_scott(sub, index=list(MODES), columns=pair)
-            rows.append(
-                {
-                    "first": pair[0],
-                    "second": pair[1],
+            try:
+                if isinstance(pw.get("not_computable"), str):
+                    raise NotComputable(pw["not_computable"], "the naive comparison could not be made")
+                _two_projects_per_mode(sub)
+                rs = rao_scott(sub, index=list(MODES), columns=pair)
+            except NotComputable as exc:
+                row |= {"n": int(sub.sum()), "clusters": int((sub.sum(axis=(1, 2)) > 0).sum())}
+                row |= {k: np.nan for k in _PAIR_COLUMNS if k not in row and k != "p_adjusted"}
+                row["not_computable"] = exc.reason
+            else:
+                row |= {
                     "n": rs.n,
                     "clusters": rs.clusters,
                     "chi2": rs.pearson,
                     "p": rs.pearson_p,
-                    "p_adjusted": pw["pvalue_adjusted"],
                     "f": rs.f,
                     "ndf": rs.ndf,
                     "ddf": rs.ddf,
@@ -264,12 +315,13 @@ def design_tests(
                     "mean_deff": rs.mean_deff,
                     "n_effective": rs.n_effective,
                 }
-            )
-        pairwise = pd.DataFrame(rows)
+            rows.append(row)
+        pairwise = pd.DataFrame(rows, columns=["first", "second", *_PAIR_COLUMNS, "not_computable"])
         if len(pairwise):
-            pairwise["p_f_adjusted"] = _adjust(pairwise["p_f"].to_numpy(), adjust)
+            pairwise["p_f_adjusted"] = _adjust(pairwise["p_f"].to_numpy(dtype=float), adjust)
         ors = clustered_odds_ratios(learners, year, [(r["first"], r["second"]) for r in rows], confidence)
-        out[int(year)] = DesignYear(int(year), table, pairwise, ors)
+        projects = int((counts.sum(axis=(1, 2)) > 0).sum())
+        out[int(year)] = DesignYear(int(year), table, pairwise, ors, why, projects)
     return out
 
 
@@ -296,6 +348,12 @@ def clustered_odds_ratios(learners: pd.DataFrame, year: int, pairs, confidence: 
         live = (lr["mode"].astype(str) == "live").to_numpy(dtype=float)
         a, b = np.sum(y * live), np.sum((1 - y) * live)
         c, d = np.sum(y * (1 - live)), np.sum((1 - y) * (1 - live))
+        projects = lr.groupby(lr["mode"].astype(str)).project_id.nunique()
+        why = "zero_cell" if min(a, b, c, d) == 0 else "single_project_mode" if projects.min() < 2 else None
+        if why:  # an odds ratio of 0 or infinity, or a mode's robust variance from one project: no estimate
+            rows.append({"first": first, "second": second, **dict.fromkeys(_OR_COLUMNS, np.nan),
+                         "not_computable": why})  # fmt: skip
+            continue
         naive = np.log(a * d / (b * c))
         se_naive = np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
         model = sm.GEE(
@@ -305,8 +363,17 @@ def clustered_odds_ratios(learners: pd.DataFrame, year: int, pairs, confidence: 
             family=sm.families.Binomial(),
             cov_struct=sm.cov_struct.Exchangeable(),
         )
-        fit = model.fit()
-        beta, se = float(fit.params[1]), float(fit.bse[1])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fit = model.fit()
+                beta, se = float(fit.params[1]), float(fit.bse[1])
+            except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
+                beta = se = np.nan
+        if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
+            rows.append({"first": first, "second": second, **dict.fromkeys(_OR_COLUMNS, np.nan),
+                         "not_computable": "fit_failed"})  # fmt: skip
+            continue
         rows.append(
             {
                 "first": first,
@@ -320,33 +387,56 @@ def clustered_odds_ratios(learners: pd.DataFrame, year: int, pairs, confidence: 
                 "p_gee": float(2 * sps.norm.sf(abs(beta / se))),
                 "icc": float(fit.cov_struct.dep_params),
                 "se_ratio": se / se_naive,
+                "not_computable": None,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["first", "second", *_OR_COLUMNS, "not_computable"])
 
 
-def _with_interval(estimate: float, low: float, high: float) -> str:
+_OR_COLUMNS = ["or_naive", "or_naive_low", "or_naive_high", "or_gee", "or_gee_low", "or_gee_high", "p_gee", "icc",
+               "se_ratio"]  # fmt: skip
+
+
+def _with_interval(estimate: float, low: float, high: float) -> str | None:
     from . import i18n
 
+    if not np.isfinite(estimate):
+        return None
     return f"{i18n.number(estimate, 2)} ({i18n.number(low, 2)}–{i18n.number(high, 2)})"
+
+
+def _note_last(out: pd.DataFrame, notes: dict) -> pd.DataFrame:
+    """A ``note`` column (the reasons' codes, ``nc_<reason>``) at the end, only where some row has one."""
+    if any(notes.values()):
+        out[("note", "")] = [notes.get(k) for k in out.index]
+    return out
 
 
 def robustness_table(tests, design: dict[int, DesignYear]) -> pd.DataFrame:
     """One row per year: the naive Pearson test beside the design-based ones, with the design's size.
 
     Columns are (part, statistic) codes: ``naive`` (n, chi2, df, p), ``design`` (projects,
-    mean_deff, n_effective) and ``rao_scott`` (f, df_f as "ndf, ddf", p_f, p_chisq).
+    mean_deff, n_effective) and ``rao_scott`` (f, df_f as "ndf, ddf", p_f, p_chisq). A year that
+    cannot be tested, naively or by design, has what can be given and, in a ``note`` column, the
+    reason's code.
     """
     from . import i18n
 
-    rows = {}
+    rows, notes = {}, {}
     for year, d in design.items():
         naive, rs = tests[year].result.pearson, d.table
         rows[year] = {
-            ("naive", "n"): rs.n,
+            ("naive", "n"): tests[year].result.n,
             ("naive", "chi2"): naive.statistic,
             ("naive", "df"): naive.df,
             ("naive", "p"): naive.pvalue,
+        }
+        if rs is None:
+            rows[year][("design", "projects")] = d.projects
+            notes[year] = f"nc_{d.not_computable}"
+            continue
+        rows[year] |= {
+            ("naive", "n"): rs.n,
             ("design", "projects"): rs.clusters,
             ("design", "mean_deff"): rs.mean_deff,
             ("design", "n_effective"): float(round(rs.n_effective)),
@@ -355,8 +445,15 @@ def robustness_table(tests, design: dict[int, DesignYear]) -> pd.DataFrame:
             ("rao_scott", "p_f"): rs.p_f,
             ("rao_scott", "p_chisq"): rs.p_chisq,
         }
+    for year, why in getattr(design, "skipped", {}).items():
+        rows[year] = {("naive", "n"): getattr(tests, "learners", {}).get(year, 0)}
+        notes[year] = f"nc_{why}"
     out = pd.DataFrame.from_dict(rows, orient="index")
+    columns = [("naive", "n"), ("naive", "chi2"), ("naive", "df"), ("naive", "p"), ("design", "projects"),
+               ("design", "mean_deff"), ("design", "n_effective"), ("rao_scott", "f"), ("rao_scott", "df_f"),
+               ("rao_scott", "p_f"), ("rao_scott", "p_chisq")]  # fmt: skip
     if len(out):
+        out = _note_last(out.reindex(columns=columns).sort_index(), notes)
         out.columns = pd.MultiIndex.from_tuples(out.columns)
     out.index.name = "year"
     return out
@@ -364,16 +461,19 @@ def robustness_table(tests, design: dict[int, DesignYear]) -> pd.DataFrame:
 
 def _by_year_and_pair(design: dict[int, DesignYear], frame: str, columns) -> pd.DataFrame:
     """One row per year and compared pair of ``DesignYear.<frame>``, with the (part, statistic)
-    columns that ``columns`` makes of each row."""
+    columns that ``columns`` makes of each row, and a ``note`` where a row could not be computed."""
     from . import i18n
 
-    rows = {}
+    rows, notes = {}, {}
     for year, d in design.items():
         for _, r in getattr(d, frame).iterrows():
             pair = i18n.t("label.pair", first=i18n.label(r["first"]), second=i18n.label(r["second"]))
             rows[(year, pair)] = columns(r)
+            if isinstance(r.get("not_computable"), str):
+                notes[(year, pair)] = f"nc_{r['not_computable']}"
     out = pd.DataFrame.from_dict(rows, orient="index")
     if len(out):
+        out = _note_last(out, notes)
         out.columns = pd.MultiIndex.from_tuples(out.columns)
         out.index = pd.MultiIndex.from_tuples(out.index, names=["year", "pair_compared"])
     return out
@@ -412,7 +512,7 @@ def odds_ratio_table(design: dict[int, DesignYear]) -> pd.DataFrame:
 
 def cell_deff_table(design: dict[int, DesignYear]) -> pd.DataFrame:
     """The design effect of each cell proportion of each year's table (rows: year and mode)."""
-    frames = {year: d.table.cell_deff for year, d in design.items()}
+    frames = {year: d.table.cell_deff for year, d in design.items() if d.table is not None}
     if not frames:
         return pd.DataFrame()
     out = pd.concat(frames, names=["year", "mode"])

@@ -254,11 +254,13 @@ def build(
     lang: str | None = None,
     word: bool = True,
     years: list[int] | None = None,
+    formats=("html", "pdf", "docx"),
 ) -> dict[str, Path]:
     """Write ``OUT/report.html``, ``OUT/report.pdf`` and ``OUT/report.docx`` (atomically).
 
     ``bodies`` holds sections already made by :func:`notebook_body` (by notebook stem);
-    ``years`` are the study years (default: the ``years`` parameter). Returns the paths by format.
+    ``years`` are the study years (default: the ``years`` parameter); ``formats`` those to write
+    besides the HTML (``pdf``, ``docx``). Returns the paths by format.
     """
     lang = lang or params.get("lang") or i18n.DEFAULT
     i18n.set_language(lang)
@@ -299,12 +301,13 @@ def build(
     page = render_html(sections, context, lang)
     from . import word as word_mod
 
+    word = word and "docx" in formats
     docx = _beside(word_mod.document, page, lang) if word else None  # the Word file is written while the PDF is
     paths = {"html": write_text(out_dir / "report.html", page)}
-    problem = pdf_engine_problem()
-    if problem is None:
+    problem = pdf_engine_problem() if "pdf" in formats else None
+    if "pdf" in formats and problem is None:
         paths["pdf"] = write_bytes(out_dir / "report.pdf", render_pdf(page, base_url=out_dir))
-    else:  # the HTML and the Word file are still written; one paragraph says why there is no PDF
+    elif "pdf" in formats:  # the HTML and the Word file are still written; one paragraph says why there is no PDF
         (out_dir / "report.pdf").unlink(missing_ok=True)  # an older PDF would not match the new report
         log.warning(i18n.t("doc.pdf_unavailable", error=problem, system=platform.system() or "this system"))
     if docx is not None:

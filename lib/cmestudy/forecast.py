@@ -153,7 +153,9 @@ class MonthlyModel:
         """exp(coefficient) with its Wald CI at the model's confidence, and its p-value."""
         b, se = self._coef(name)
         z = sps.norm.ppf(0.5 + self.confidence / 2)
-        return math.exp(b), math.exp(b - z * se), math.exp(b + z * se), float(2 * sps.norm.sf(abs(b / se)))
+        with np.errstate(over="ignore"):  # an unbounded limit is infinite, not an error
+            rr, lo, hi = (float(np.exp(v)) for v in (b, b - z * se, b + z * se))
+        return rr, lo, hi, float(2 * sps.norm.sf(abs(b / se))) if se > 0 else float("nan")
 
     @property
     def df_resid(self) -> int:
@@ -247,7 +249,10 @@ def fit_monthly(
         warnings.simplefilter("ignore", category=PerfectSeparationWarning)
         warnings.simplefilter("ignore", category=ConvergenceWarning)
         warnings.simplefilter("ignore", category=RuntimeWarning)
-        pois = sm.GLM(y, x, family=sm.families.Poisson()).fit()
+        try:
+            pois = sm.GLM(y, x, family=sm.families.Poisson()).fit()
+        except (ValueError, np.linalg.LinAlgError) as exc:  # statsmodels: "the deviance ... returned a nan"
+            raise FitFailed(f"{series or 'series'}: {exc}") from exc
 
         def nb_fit(log_alpha: float):
             family = sm.families.NegativeBinomial(alpha=math.exp(log_alpha))
@@ -288,6 +293,8 @@ def fit_monthly(
     else:
         family, alpha = "poisson", 0.0
         params, cov = np.asarray(pois.params), np.asarray(pois.cov_params())
+    if not (np.isfinite(params).all() and np.isfinite(cov).all()) or np.abs(params).max() > 50:
+        raise FitFailed(f"{series or 'series'}: the model has no finite estimates")
     cov = (cov + cov.T) / 2  # symmetric and positive semi-definite up to rounding, as drawing needs
     w, v = np.linalg.eigh(cov)
     cov = (v * np.clip(w, 0, None)) @ v.T
@@ -397,6 +404,8 @@ class MonthlyAnalysis:
     coverage: float  # share of projects dated
     horizon: int
     confidence: float
+    not_modelled: dict[str, str] = field(default_factory=dict)  # series -> why no model (a reason's code)
+    not_checked: dict[str, str] = field(default_factory=dict)  # modelled series -> why no held-out check
 
 
 def monthly_models(
@@ -423,18 +432,60 @@ def monthly_models(
     quarterly = period_series(projects, learners, years, "Q")
     start = monthly.index[0]
     models, forecasts, checks = {}, {}, {}
+    not_modelled, not_checked = {}, {}
     for name in MODELLED:
         mode, measure = name.rsplit("_", 1)
         y = monthly[(measure, mode, "all")].to_numpy()
-        if y.sum() == 0:
-            continue
+        why = estimable(y, start)
         args = {"series": name, "change": change, "change_kind": change_kind, "confidence": confidence}
-        models[name] = fit_monthly(y, start, **args)
-        forecasts[name] = models[name].forecast(int(horizon))
-        check = holdout_check(args, y, start)
+        if why is None:
+            try:
+                models[name] = fit_monthly(y, start, **args)
+                forecasts[name] = models[name].forecast(int(horizon))
+            except FitFailed:
+                models.pop(name, None)
+                why = "fit_failed"
+        if why is not None:
+            not_modelled[name] = why
+            continue
+        try:
+            check = holdout_check(args, y, start)
+        except FitFailed:  # the training months alone cannot carry the model: the check is left out
+            check, not_checked[name] = None, "fit_failed"
         if check is not None:
             checks[name] = check
-    return MonthlyAnalysis(monthly, quarterly, models, forecasts, checks, cover, int(horizon), confidence)
+        else:
+            not_checked.setdefault(name, "too_short")
+    return MonthlyAnalysis(
+        monthly, quarterly, models, forecasts, checks, cover, int(horizon), confidence, not_modelled, not_checked
+    )
+
+
+class FitFailed(ValueError):
+    """A monthly model could not be estimated from its series (no finite estimates)."""
+
+
+def estimable(counts, start) -> str | None:
+    """Why a monthly series cannot carry the model of :func:`fit_monthly`, or None when it can.
+
+    ``no_counts``: the series is all zeros. ``month_without_counts``: a month of the year (January,
+    ...) has no count in any year, so its month-of-year effect is minus infinity (the Poisson
+    likelihood has no maximum; statsmodels returns a huge negative coefficient and, in a series
+    shorter still, no fit at all).
+
+    >>> estimable([0] * 36, "2021-01"), estimable([1] * 35 + [0], "2021-01"), estimable([1] * 36, "2021-01")
+    ('no_counts', None, None)
+    >>> estimable([0, 1] * 18, "2021-01")
+    'month_without_counts'
+    """
+    y = np.asarray(counts, dtype=float)
+    if y.sum() == 0:
+        return "no_counts"
+    months = (pd.Period(start, freq="M").month - 1 + np.arange(len(y))) % 12
+    seen = np.bincount(months, weights=y, minlength=12)
+    if (seen[np.bincount(months, minlength=12) > 0] == 0).any():
+        return "month_without_counts"
+    return None
 
 
 # ----------------------------------------------------------------------------- the report's tables
@@ -461,6 +512,8 @@ def model_table(analysis: MonthlyAnalysis) -> pd.DataFrame:
             rr, rlo, rhi, rp = m.rate_ratio(m.change_kind)
             row |= {"change_rr": rr, "change_ci_low": rlo, "change_ci_high": rhi, "p_change": rp}
         rows.append(row)
+    for name, why in analysis.not_modelled.items():  # a row that says why there is no model
+        rows.append({"series": name, "months": len(analysis.monthly), "note": f"nc_{why}"})
     return pd.DataFrame(rows).set_index("series") if rows else pd.DataFrame(index=pd.Index([], name="series"))
 
 
@@ -475,6 +528,9 @@ def check_table(analysis: MonthlyAnalysis) -> pd.DataFrame:
         e["origins"] = c.origins
         e.index = pd.MultiIndex.from_tuples([(name, m) for m in e.index], names=["series", "method"])
         frames.append(e)
+    if frames and analysis.not_checked:  # a row per modelled series without a check, saying why
+        index = pd.MultiIndex.from_tuples([(n, "model") for n in analysis.not_checked], names=["series", "method"])
+        frames.append(pd.DataFrame({"note": [f"nc_{w}" for w in analysis.not_checked.values()]}, index=index))
     return pd.concat(frames) if frames else pd.DataFrame()
 
 

@@ -37,6 +37,11 @@ def _direction(values) -> str:
     return "mixed"
 
 
+def _reason(code: str) -> str:
+    """Why something cannot be computed, as a clause (``nc_no_live`` or ``no_live`` -> "no live learners")."""
+    return t(f"label.skip_{code.removeprefix('nc_')}")
+
+
 def _sentences(items) -> str:
     return t("punct.sentence_sep").join(items)
 
@@ -84,8 +89,7 @@ def disciplines(live_disciplines: pd.Series, total_disciplines: int) -> str:
 def association(tests, alpha: float) -> list[str]:
     """One paragraph per year on the mode x title test, with the effect size in words."""
     out = [
-        t("narrative.skipped", year=year, reason=t(f"label.skip_{why}"))
-        for year, why in getattr(tests, "skipped", {}).items()
+        t("narrative.skipped", year=year, reason=_reason(why)) for year, why in getattr(tests, "skipped", {}).items()
     ]
     for year, test in tests.items():
         r = test.result
@@ -94,6 +98,12 @@ def association(tests, alpha: float) -> list[str]:
         share = r.observed.loc["live"] / r.observed.sum(axis=0)
         pairs = t("punct.list_sep").join(
             t(
+                "narrative.pair_not_computable",
+                pair=t("label.pair", first=_word(p["first"]), second=_word(p["second"])),
+                reason=_reason(p["not_computable"]),
+            )
+            if isinstance(p.get("not_computable"), str)
+            else t(
                 "narrative.pair_test",
                 pair=t("label.pair", first=_word(p["first"]), second=_word(p["second"])),
                 chi2=f"{p['statistic']:.3f}",
@@ -122,6 +132,10 @@ def trend(trend_table: pd.DataFrame, alpha: float) -> list[str]:
     out = []
     years = [y for code, y in trend_table.columns if code == "live_pct"]
     for group, row in trend_table.iterrows():
+        if isinstance(row.get(("note", "")), str):
+            out.append(t("narrative.trend.not_computable", group=_word(f"group_{group}"),
+                         reason=_reason(row[("note", "")])))  # fmt: skip
+            continue
         first, last = row[("live_pct", years[0])], row[("live_pct", years[-1])]
         out.append(
             t(
@@ -195,6 +209,8 @@ def _signed(x: float) -> str:
 
 
 def discipline_shift(shift: pd.DataFrame, years) -> str:
+    if len(years) < 2:  # a change needs two years
+        return t("narrative.shift.one_year", year=years[0]) if years else ""
     first, last = years[0], years[-1]
     moved = shift[shift[("change_points", "")] > 0]
     if moved.empty:
@@ -216,7 +232,9 @@ def effect_sizes(tests: dict, alpha: float) -> list[str]:
     """Effect size in plain words: Cramér's V, its interval, and the largest gap in title shares."""
     from .trends import largest_share_difference
 
-    out = []
+    out = [
+        t("narrative.skipped", year=year, reason=_reason(why)) for year, why in getattr(tests, "skipped", {}).items()
+    ]
     for year, test in tests.items():
         r = test.result
         v = r.cramers_v
@@ -250,20 +268,28 @@ def robustness(tests, design: dict, alpha: float) -> list[str]:
     def years(ys) -> str:
         return _enumerate([t("narrative.robust.year", year=y) for y in ys])
 
-    rs = {y: d.table for y, d in design.items()}
+    rs = {y: d.table for y, d in design.items() if d.table is not None}
+    out = [
+        t("narrative.robust.not_computable", year=y, reason=_reason(d.not_computable))
+        for y, d in design.items()
+        if d.table is None
+    ]
+    if not rs:
+        return out
     items = [
         t("narrative.robust.effective_item", year=y, n_eff=i18n.integer(round(r.n_effective)), n=i18n.integer(r.n))
         for y, r in rs.items()
     ]
     deffs = [r.mean_deff for r in rs.values()]
-    out = [
+    out.insert(
+        0,
         t(
             "narrative.robust.effective",
             items=t("punct.list_sep").join(items),
             deff_low=i18n.number(min(deffs), 1),
             deff_high=i18n.number(max(deffs), 1),
-        )
-    ]
+        ),
+    )
     naive = [y for y in rs if tests[y].result.pearson.pvalue < alpha]
     robust = [y for y in rs if rs[y].p_f < alpha]
     kept = [y for y in naive if y in robust]
@@ -280,10 +306,12 @@ def robustness(tests, design: dict, alpha: float) -> list[str]:
     if gained:
         out.append(t("narrative.robust.gained", years=years(gained), alpha=alpha))
     pairs = pd.concat([d.pairwise for d in design.values()], ignore_index=True)
+    pairs = pairs[pairs["p_f_adjusted"].notna()] if len(pairs) else pairs
     if len(pairs):
         sig = pairs[pairs["p_adjusted"] < alpha]
         out.append(t("narrative.robust.pairs", naive=len(sig), kept=int((sig["p_f_adjusted"] < alpha).sum())))
     ors = pd.concat([d.odds_ratios for d in design.values()], ignore_index=True)
+    ors = ors[ors["or_gee"].notna()] if len(ors) else ors
     if len(ors):
         out.append(
             t(
@@ -308,7 +336,10 @@ def monthly_models(analysis) -> list[str]:
 
     level = i18n.level(analysis.confidence)
     projection = annual_projection_table(analysis)
-    out = []
+    out = [
+        t("narrative.monthly.not_modelled", series=i18n.label(name), reason=_reason(why))
+        for name, why in getattr(analysis, "not_modelled", {}).items()
+    ]
     for name, m in analysis.models.items():
         g, lo, hi, p = m.growth
         season = [0.0, *m.params[2:13]]

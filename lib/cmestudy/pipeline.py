@@ -32,6 +32,67 @@ from .problems import DataError
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
+class OutOfSpace(RuntimeError):
+    """A file of the run could not be written because its disk is full (or the quota is used up)."""
+
+    def __init__(self, path, out_dir):
+        self.path, self.out_dir = str(path), str(out_dir)
+        super().__init__(f"no space left on the device to write {self.path}")
+
+    def explain(self, lang: str | None = None) -> str:
+        """One paragraph: which file, that the disk is full, and that a rerun resumes."""
+        from . import i18n
+
+        return i18n.t("run.disk_full", lang, file=self.path, out=self.out_dir)
+
+
+def out_of_space(exc: BaseException, out_dir, fallback=None) -> OutOfSpace | None:
+    """The :class:`OutOfSpace` an error stands for (an ``OSError`` of a full disk, raised here or in a
+    notebook's kernel), or None when it is another error."""
+    import re
+
+    from .fileio import FULL
+
+    if isinstance(exc, OutOfSpace):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in FULL:
+        return OutOfSpace(exc.filename or fallback or out_dir, out_dir)
+    if isinstance(exc, NotebookFailed) and exc.ename == "OSError":
+        m = re.match(r"\[Errno (\d+)\][^:]*(?::\s*'(.*)')?", exc.evalue)
+        if m and int(m.group(1)) in FULL:
+            return OutOfSpace(m.group(2) or exc.kept, out_dir)
+    return None
+
+
+def data_summary(processed_dir, lang: str | None = None) -> str | None:
+    """One sentence on the data a failed notebook was analysing (from ``cleaning.json`` and the
+    cleaned register), so that a message about an error says what the data looked like; None
+    before the cleaning has run."""
+    from . import i18n
+
+    path = Path(processed_dir) / "cleaning.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        import pandas as pd
+
+        projects = pd.read_parquet(Path(processed_dir) / "projects.parquet", columns=["year", "mode"])
+    except (OSError, ValueError, ImportError):
+        return None
+    per = projects.groupby(["year", "mode"], observed=False).size().unstack("mode", fill_value=0)
+    years = [int(y) for y in summary.get("years") or per.index]
+    items = [
+        f"{y} {int(per.loc[y, 'live']) if y in per.index else 0}/{int(per.loc[y, 'face_to_face']) if y in per.index else 0}"
+        for y in years
+    ]
+    return i18n.t(
+        "run.data_summary",
+        lang,
+        projects=i18n.integer(summary.get("projects", 0)),
+        learners=i18n.integer(summary.get("learners", 0)),
+        by_year=i18n.t("punct.list_sep", lang).join(items),
+    )
+
+
 class NotebookFailed(RuntimeError):
     """A notebook raised an error; the message says where and what."""
 
@@ -75,6 +136,7 @@ class RunConfig:
     engine: str = defaults.ENGINE
     scheduler: str | None = defaults.SCHEDULER
     cell_timeout: float = defaults.CELL_TIMEOUT
+    formats: tuple[str, ...] = defaults.FORMATS
 
     def parameters(self) -> dict:
         return {
@@ -336,6 +398,11 @@ def _execute_one(
     except RuntimeError as exc:  # jupyter_client: the kernel did not answer within the start-up timeout
         cell, source = stopped_cell(dst)
         raise NotebookFailed(name, cell, "KernelNotAnswering", str(exc), source, dst) from None
+    except OSError as exc:  # after the timeouts (an OSError too): papermill could not save on a full disk
+        full = out_of_space(exc, cfg.out_dir, fallback=dst)
+        if full is None:
+            raise
+        raise full from None
     finally:
         if pool:
             pool.shutdown(name)
@@ -485,7 +552,7 @@ def _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done, known
                         try:
                             futures[n].result()
                             state[n] = f
-                        except NotebookFailed as exc:
+                        except (NotebookFailed, OutOfSpace) as exc:
                             failure = failure or exc
                     cache.save_state(cfg.out_dir, state)
                     if failure:
@@ -545,10 +612,12 @@ def run(cfg: RunConfig) -> dict[str, Path]:
         bodies.close()
         raise
     st = cache.load_state(cfg.out_dir)
-    written = st.get("report_files") or list(REPORT_FILES)  # without a PDF engine, no PDF is expected
-    out = {k: Path(cfg.out_dir) / REPORT_FILES[k] for k in written if k in REPORT_FILES}
+    asked = [f for f in REPORT_FILES if f in cfg.formats or f == "html"]  # the HTML is always written
+    # what the last build wrote for the same formats (without a PDF engine, no PDF) must still be there
+    out = {k: Path(cfg.out_dir) / REPORT_FILES[k] for k in st.get("report_files", asked)}
     report_fp = _digest(json.dumps({n: st.get(n) for n in cfg.notebooks}, sort_keys=True))
-    if ran == 0 and all(p.is_file() for p in out.values()) and st.get("report") == report_fp:
+    same = st.get("asked", list(REPORT_FILES)) == asked and st.get("report") == report_fp
+    if ran == 0 and same and all(p.is_file() for p in out.values()):
         bodies.close()
         log(f"nothing changed: the report in {cfg.out_dir} is up to date ({time.perf_counter() - t0:.1f} s)")
         return out
@@ -568,9 +637,10 @@ def run(cfg: RunConfig) -> dict[str, Path]:
         dataset=published.dataset_info(cfg.raw_dir),
         lang=cfg.lang,
         years=years,
+        formats=asked,
     )
     st["report"] = report_fp
-    st["report_files"] = sorted(out)
+    st["report_files"], st["asked"] = sorted(out), asked
     cache.save_state(cfg.out_dir, st)
     log(f"wrote {', '.join(str(p) for p in out.values())} in {time.perf_counter() - t0:.1f} s")
     return out

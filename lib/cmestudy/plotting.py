@@ -160,6 +160,8 @@ def title_mix(long: pd.DataFrame) -> plt.Figure:
     grades = [
         g for g in long.index.get_level_values("grade").unique() if long.xs(g, level="grade")["learners"].sum() > 0
     ]
+    if not grades:  # no learners: nothing to draw (report.figure says so)
+        return None
     years = list(long.index.get_level_values("year").unique())
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 7 * CM), sharey=True)
     for ax, mode in zip(axes, MODES):
@@ -190,8 +192,11 @@ def title_mix(long: pd.DataFrame) -> plt.Figure:
 def live_share_by_title(share: pd.DataFrame) -> plt.Figure:
     """Point-range plot: share of each title's learners in live projects, per year, with its CI.
 
-    ``share`` has columns year, grade, share, ci_low, ci_high (proportions).
+    ``share`` has columns year, grade, share, ci_low, ci_high (proportions); without rows (no learners)
+    there is nothing to draw and None is returned.
     """
+    if share.empty:
+        return None
     fig, ax = plt.subplots(figsize=(WIDTH * 0.8, 6.5 * CM))
     grades = [g for g in GRADES if g in set(share["grade"])]
     years = sorted(share["year"].unique())
@@ -200,7 +205,7 @@ def live_share_by_title(share: pd.DataFrame) -> plt.Figure:
         sub = share[share["grade"] == g].set_index("year").reindex(years)
         x = np.arange(len(years)) + (k - (len(grades) - 1) / 2) * width
         y = 100 * sub["share"].to_numpy()
-        err = np.vstack([y - 100 * sub["ci_low"].to_numpy(), 100 * sub["ci_high"].to_numpy() - y])
+        err = np.clip(np.vstack([y - 100 * sub["ci_low"].to_numpy(), 100 * sub["ci_high"].to_numpy() - y]), 0, None)
         ax.errorbar(x, y, yerr=err, fmt="o", color=GRADE_COLORS[g], label=label(g), capsize=3, markersize=5)
     ax.set_xticks(np.arange(len(years)), [str(y) for y in years])
     ax.set_xlabel(t("axis.year"))
@@ -374,6 +379,8 @@ def live_title_mix(mix: pd.DataFrame) -> plt.Figure:
     The whisker of a title is drawn at the top of its segment: it shows how far that
     boundary could move with the title's own uncertainty.
     """
+    if mix.empty:  # no live learners in any year: nothing to draw
+        return None
     years = sorted(mix.index.get_level_values("year").unique())
     grades = [g for g in GRADES if g in set(mix.index.get_level_values("grade"))]
     fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 7 * CM))
@@ -381,12 +388,15 @@ def live_title_mix(mix: pd.DataFrame) -> plt.Figure:
     x = np.arange(len(years))
     for g in grades:
         sub = mix.xs(g, level="grade").reindex(years)
-        share = sub["share_pct"].to_numpy()
+        share = sub["share_pct"].fillna(0).to_numpy()
         ax.bar(x, share, bottom=bottom, color=GRADE_COLORS[g], label=label(g), width=0.55)
         top = bottom + share
-        err = np.vstack([share - sub["ci_low_pct"].to_numpy(), sub["ci_high_pct"].to_numpy() - share])
+        low, high = sub["ci_low_pct"].fillna(0).to_numpy(), sub["ci_high_pct"].fillna(0).to_numpy()
+        err = np.clip(np.vstack([share - low, high - share]), 0, None)  # never below zero, even by rounding
         ax.errorbar(x, top, yerr=err, fmt="none", ecolor="black", capsize=3, linewidth=0.8)
         for xi, b, s in zip(x, bottom, share):
+            if s < 3:  # no room for a label in a thin (or empty) segment
+                continue
             ax.text(
                 xi,
                 b + s / 2,

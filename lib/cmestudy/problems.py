@@ -37,15 +37,17 @@ class DataProblem:
         """A problem whose text is the catalogue's ``message`` (English in ``expected``)."""
         from . import i18n
 
-        return cls(file, row, column, value, i18n.t(message, "en", **params), message, tuple(sorted(params.items())))
+        frozen = tuple(sorted((k, tuple(sorted(v.items())) if isinstance(v, dict) else v) for k, v in params.items()))
+        return cls(file, row, column, value, i18n.t(message, "en", **_in(dict(frozen), "en")), message, frozen)
 
     def describe(self, lang: str | None = None) -> str:
-        """What was expected, in the report's language when the problem has a message id."""
+        """What was expected, in the report's language when the problem has a message id. A value
+        given per language (a dict ``{"en": ..., "zh": ...}`` to :meth:`from_message`) is taken in it."""
         if not self.message:
             return self.expected
         from . import i18n
 
-        return i18n.t(self.message, lang, **dict(self.params))
+        return i18n.t(self.message, lang, **_in(dict(self.params), lang or i18n.get_language()))
 
     def __str__(self) -> str:
         where = self.file
@@ -66,6 +68,16 @@ class DataProblem:
         d = dict(d)
         d["params"] = tuple(tuple(kv) for kv in d.get("params") or ())
         return cls(**d)
+
+
+def _in(params: dict, lang: str) -> dict:
+    """Parameters with every per-language value (pairs of language and text) taken in ``lang``."""
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, tuple) and v and all(isinstance(x, tuple) and len(x) == 2 for x in v):
+            v = dict(v).get(lang, dict(v).get("en"))
+        out[k] = v
+    return out
 
 
 def _short(value, limit: int = 60) -> str:
@@ -151,8 +163,10 @@ def group_problems(problems) -> list[ProblemGroup]:
 #: Why a row is set aside (``code`` in the quarantine); the reason and action are written out in
 #: English from the catalogue (``label.reason_<code>``, ``label.action_<code>``), and in the
 #: report's language in the report.
-REASONS = ("orphan", "duplicate", "unknown_title", "discipline_spelling", "outside_years", "summary_row")
-EXCLUDED = ("orphan", "duplicate", "outside_years")  # rows left out of the counts (the others are kept)
+REASONS = (
+    "orphan", "duplicate", "unknown_title", "discipline_spelling", "outside_years", "blended_mode", "summary_row",
+)  # fmt: skip
+EXCLUDED = ("orphan", "duplicate", "outside_years", "blended_mode")  # rows left out of the counts (the others are kept)
 
 
 def reason_columns(code: str) -> dict:

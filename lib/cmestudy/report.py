@@ -62,6 +62,10 @@ def level_values(alpha: float, confidence: float) -> dict:
 
 
 def _display(html_text: str) -> None:
+    sink = _STATE.get("sink")
+    if sink is not None:  # notebooks run in this process (cmestudy.inprocess) collect what they show
+        sink.append(html_text)
+        return
     try:
         from IPython import get_ipython
         from IPython.display import HTML, display
@@ -138,12 +142,16 @@ def show(
     The table is saved, labelled in the report's language, as CSV under ``OUTPUT/tables/``,
     named after the English caption (the same file name in every language). ``csv_only``
     saves the CSV without displaying the table (for detail kept out of the report). A table
-    without rows is shown as the sentence ``empty`` (a message id) when one is given.
+    without rows is shown as the sentence ``empty`` (a message id), or else as one saying that
+    these data give the table no rows.
     """
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
-    if empty and frame.empty and not csv_only:
-        say(empty, kind="ok", **values)
+    if frame.empty and not csv_only:  # never a table of headers alone: a sentence says why there is none
+        if empty:
+            say(empty, kind="ok", **values)
+        else:
+            say("note.table_empty", kind="ok", caption=i18n.plain(_message(caption, values)))
         return
     out = _STATE.get("output_dir")
     if out is not None:
@@ -177,7 +185,8 @@ def show(
 
 def figure(fig, caption: str, name: str | None = None, **values) -> None:
     """Display a figure with its caption (a message id); save it as PNG (300 dpi) and SVG under
-    ``OUTPUT/figures/``, named after the English caption.
+    ``OUTPUT/figures/``, named after the English caption. ``fig`` None (a plotting function with
+    nothing to draw) shows one sentence saying so instead.
 
     The figure is saved as laid out (the :mod:`cmestudy.plotting` functions call
     ``tight_layout``); ``bbox_inches="tight"`` is not used because it draws every figure once
@@ -188,9 +197,16 @@ def figure(fig, caption: str, name: str | None = None, **values) -> None:
     import matplotlib.pyplot as plt
 
     cap = _message(caption, values)
+    if fig is None:  # a plotting function with nothing to draw for these data (no learners, no model)
+        say("figure.nothing_to_draw", kind="ok", caption=i18n.plain(cap))
+        return
     _check([cap, *fonts.figure_texts(fig)], f"figure {i18n.plain(cap)!r}")
+    if _STATE.get("dpi") == 0:  # drafts (cmestudy.inprocess): the figure is built, not rendered
+        plt.close(fig)
+        _display(f'<figure class="cme-figure"><figcaption>{tables.inline(cap)}</figcaption></figure>')
+        return
     png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=FIGURE_DPI)
+    fig.savefig(png, format="png", dpi=_STATE.get("dpi") or FIGURE_DPI)
     width_in = fig.get_size_inches()[0]
     out = _STATE.get("output_dir")
     stem = name or slug(i18n.plain(_message(caption, values, "en")))

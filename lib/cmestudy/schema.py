@@ -169,7 +169,9 @@ def _parse(doc: dict, sources: list[str]) -> Codebook:
 
 
 def _merge(base: dict, extra: dict) -> dict:
-    """Add the aliases and value spellings of ``extra`` to ``base`` (never removes any)."""
+    """Add the aliases and value spellings of ``extra`` to ``base``. A value spelling the user lists
+    under a code is taken from any other code of the same column (线上线下结合 moves from
+    ``blended`` to ``live``); no alias is ever removed."""
     for tname, t in (extra.get("tables") or {}).items():
         if tname not in base["tables"]:
             raise ValueError(f"codebook: unknown table {tname!r}; expected one of {sorted(base['tables'])}")
@@ -188,6 +190,10 @@ def _merge(base: dict, extra: dict) -> dict:
         if base["values"][kind] is None:
             base["values"][kind] = {}
         for code, spellings in (codes or {}).items():
+            moved = {normalise_label(x) for x in spellings or []}
+            for other, theirs in base["values"][kind].items():  # a spelling listed here leaves any other code
+                if other != code and theirs:
+                    base["values"][kind][other] = [x for x in theirs if normalise_label(x) not in moved]
             base["values"][kind].setdefault(code, []).extend(spellings or [])
     return base
 

@@ -464,9 +464,12 @@ def _adjust(p: np.ndarray, method: str) -> np.ndarray:
         return np.asarray(p, dtype=float).copy()
     if method not in ("bonferroni", "holm"):
         raise ValueError(f"adjust must be 'bonferroni', 'holm' or 'none'; got {method!r}")
-    if len(p) == 0:
-        return np.asarray(p, dtype=float)
-    return multipletests(p, method=method)[1]
+    p = np.asarray(p, dtype=float)
+    out = np.full(len(p), np.nan)
+    tested = ~np.isnan(p)  # pairs that could not be tested are not counted among the comparisons
+    if tested.any():
+        out[tested] = multipletests(p[tested], method=method)[1]
+    return out
 
 
 @dataclass(frozen=True)
@@ -585,7 +588,10 @@ def pairwise_tests(observed, pairs=None, axis: str = "columns", adjust: str = "b
     -------
     DataFrame, one row per pair: ``pair``, ``n``, ``statistic`` (Pearson, no continuity
     correction, as the published study), ``df``, ``pvalue``, ``pvalue_adjusted``,
-    ``yates`` and ``fisher_p`` for 2 x 2 sub-tables.
+    ``yates`` and ``fisher_p`` for 2 x 2 sub-tables. A pair whose sub-table has a row without
+    counts (no live learners of either title) cannot be tested: its statistics are NaN, a
+    ``not_computable`` column gives the reason's code (``no_<row>``), and the adjustment counts
+    only the pairs tested.
     """
     if axis not in ("columns", "rows"):
         raise ValueError(f"axis must be 'columns' or 'rows'; got {axis!r}")
@@ -604,23 +610,28 @@ def pairwise_tests(observed, pairs=None, axis: str = "columns", adjust: str = "b
         missing = [p for p in pair if p not in labels]
         if missing:
             raise ValueError(f"pair {pair!r} names unknown {axis} {missing}; expected labels from {labels}")
-        res = crosstab_tests(table[list(pair)])
-        rows.append(
-            {
-                "pair": f"{pair[0]} vs {pair[1]}",
-                "first": pair[0],
-                "second": pair[1],
-                "n": res.n,
+        sub = table[list(pair)]
+        empty = [str(label) for label in sub.index[sub.to_numpy().sum(axis=1) == 0]]
+        row = {"pair": f"{pair[0]} vs {pair[1]}", "first": pair[0], "second": pair[1], "n": int(sub.to_numpy().sum())}
+        if empty:  # a row of the sub-table without counts: the statistic is undefined (0/0), not zero
+            row |= dict.fromkeys(["statistic", "pvalue", "yates", "fisher_p", "cramers_v"], np.nan)
+            row |= {"df": 1, "not_computable": f"no_{empty[0]}"}
+        else:
+            res = crosstab_tests(sub)
+            row |= {
                 "statistic": res.pearson.statistic,
                 "df": res.pearson.df,
                 "pvalue": res.pearson.pvalue,
                 "yates": res.yates.statistic if res.yates else np.nan,
                 "fisher_p": res.fisher.pvalue,
                 "cramers_v": res.cramers_v.estimate,
+                "not_computable": None,
             }
-        )
+        rows.append(row)
     out = pd.DataFrame(rows)
     out.insert(out.columns.get_loc("pvalue") + 1, "pvalue_adjusted", _adjust(out["pvalue"].to_numpy(), adjust))
+    if out["not_computable"].isna().all():
+        out = out.drop(columns="not_computable")
     out.attrs["adjust"] = adjust
     return out
 
@@ -812,8 +823,11 @@ def pairwise_frame(pairwise: pd.DataFrame) -> pd.DataFrame:
         i18n.t("label.pair", first=i18n.label(a), second=i18n.label(b))
         for a, b in zip(pairwise["first"], pairwise["second"])
     ]
-    out = pairwise[["n", "statistic", "df", "pvalue", "pvalue_adjusted", "cramers_v"]].copy()
-    out.columns = ["n", "chi2", "df", "p", "p_adjusted", "cramers_v"]
+    keep = ["n", "statistic", "df", "pvalue", "pvalue_adjusted", "cramers_v"]
+    out = pairwise[keep + (["not_computable"] if "not_computable" in pairwise else [])].copy()
+    out.columns = ["n", "chi2", "df", "p", "p_adjusted", "cramers_v"] + (["note"] if "not_computable" in out else [])
+    if "note" in out:
+        out["note"] = [f"nc_{c}" if isinstance(c, str) else None for c in out["note"]]
     out.index = pd.Index(pairs, name="pair_compared")
     return out
 

@@ -42,30 +42,40 @@ def _live_by_year(learners: pd.DataFrame, years):
 def live_share_trend(learners: pd.DataFrame, years, variance: str = "N") -> pd.DataFrame:
     """Cochran-Armitage trend test of the live share across years, overall and per title grade.
 
-    Rows: ``all_titles`` and each grade. Columns: ``("live_pct", year)``, the live share (%) per
-    year; ``change_points``, the change in percentage points from first to last year; ``z``,
-    ``chi2_trend`` (df 1) and the two-sided ``p``.
+    Rows: ``all_titles`` and each grade with learners. Columns: ``("live_pct", year)``, the live
+    share (%) per year; ``change_points``, the change in percentage points from first to last year;
+    ``z``, ``chi2_trend`` (df 1) and the two-sided ``p``. A group whose trend cannot be tested (a
+    year without its learners; no live or no face-to-face learners in any year) has NaN there and a
+    ``note`` with the reason's code; with fewer than two years the table is empty.
     """
     years = [int(y) for y in years]
     rows = []
+    if len(years) < 2:  # no trend over one year (the report says so)
+        return pd.DataFrame(index=pd.Index([], name="group"))
     for label, by in _live_by_year(learners, years):
         live = by["live"].to_numpy()
         total = by.sum(axis=1).to_numpy()
-        if np.any(total == 0):
-            continue
-        try:
-            res = stats.cochran_armitage(live, total, scores=years, variance=variance)
-        except ValueError:  # all live or none live: no trend to test
-            continue
+        if not total.any():
+            continue  # a title without learners in any study year has no row
         row = {("group", ""): label}
-        for y, p in zip(years, live / total):
-            row[("live_pct", y)] = 100 * p
-        row[("change_points", "")] = 100 * (live[-1] / total[-1] - live[0] / total[0])
-        row.update({("z", ""): res.z, ("chi2_trend", ""): res.statistic, ("p", ""): res.pvalue})
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for y, p in zip(years, live / total):
+                row[("live_pct", y)] = 100 * p
+            row[("change_points", "")] = 100 * (live[-1] / total[-1] - live[0] / total[0])
+        if np.any(total == 0):
+            row[("note", "")] = "nc_year_without_learners"
+        elif live.sum() in (0, total.sum()):  # all live or none live: no trend to test
+            row[("note", "")] = "nc_no_live" if live.sum() == 0 else "nc_no_face_to_face"
+        else:
+            res = stats.cochran_armitage(live, total, scores=years, variance=variance)
+            row.update({("z", ""): res.z, ("chi2_trend", ""): res.statistic, ("p", ""): res.pvalue})
         rows.append(row)
     if not rows:
         return pd.DataFrame(index=pd.Index([], name="group"))
     out = pd.DataFrame(rows)
+    order = [("group", "")] + [("live_pct", y) for y in years] + [("change_points", ""), ("z", ""), ("chi2_trend", ""),
+                                                                  ("p", "")]  # fmt: skip
+    out = out.reindex(columns=order + ([("note", "")] if ("note", "") in out.columns else []))
     out.columns = pd.MultiIndex.from_tuples(out.columns)
     out = out.set_index(("group", ""))
     out.index.name = "group"
