@@ -45,7 +45,7 @@ class Variant:
     drop_titles: dict = field(default_factory=dict)
     stray_year: int | None = None  # one project of the first year typed as this year
     blended: int = 0  # projects whose mode is written as 线上线下结合
-    ungraded: int = 0  # enrolments whose title is 进修医师 (the codebook does not grade it)
+    ungraded: int = 0  # enrolments whose title is 其他 (no grade)
     dates: bool = True
 
     def write(self, folder: Path) -> Path:
@@ -64,7 +64,7 @@ class Variant:
         for k in range(min(self.blended, len(p))):
             p.iloc[-1 - k, p.columns.get_loc("mode")] = "线上线下结合"
         if self.ungraded:
-            e.loc[e.index[: self.ungraded], "professional_title"] = "进修医师"
+            e.loc[e.index[: self.ungraded], "professional_title"] = "其他"
         if not self.dates:
             p = p.drop(columns=["start_date"])
         folder.mkdir(parents=True, exist_ok=True)

@@ -360,6 +360,15 @@ def clean(ingested: Ingested, years=None, codebook: Codebook | None = None) -> C
     if not years:  # the study years are those with projects that are used
         study_years = sorted(int(y) for y in every.loc[in_years & ~blended, "year"].dropna().unique()) or found
     projects = every[in_years & ~blended].drop(columns=HELPER_COLUMNS).reset_index(drop=True)
+    if projects.empty and len(every) and not problems:  # nothing left to study: say why, as a problem
+        why = pd.Series(list(aside.values())).value_counts()
+        files = sorted(set(every["_file"]))
+        problems.append(
+            DataProblem.from_message(
+                files[0], None, None, None, "problem.no_project_left", projects=len(every),
+                blended=int(why.get("blended_mode", 0)), outside=int(why.get("outside_years", 0)),
+            )
+        )  # fmt: skip
     counts_long, count_problems = clean_counts(ingested.counts, register)
     problems += count_problems
     enrol_long, quarantine = clean_enrolments(ingested.enrolments, register, codebook, aside)
