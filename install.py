@@ -322,7 +322,7 @@ def wheelhouse(directory: Path, target: str, version: tuple[int, int], env: Path
     print(f"{directory}: {len(chosen)} packages for {target}, Python {version[0]}.{version[1]}", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", nargs="?", choices=["install", "wheelhouse"], default="install")
     parser.add_argument("directory", nargs="?", type=Path, help="wheelhouse: the folder to fill")
@@ -333,6 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild-for-this-python", action="store_true",
                         help="remake the venv when it was made with another Python version")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="do not echo the commands")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "wheelhouse":

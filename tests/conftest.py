@@ -27,15 +27,18 @@ def _linkage_key(tmp_path_factory):
         os.environ["CMESTUDY_KEY_FILE"] = old
 
 
-def run_cli(*args, timeout=900) -> subprocess.CompletedProcess:
-    """Run ``python -m cmestudy ARGS`` as a user would, capturing its output."""
+def run_cli(*args, timeout=900, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m cmestudy ARGS`` as a user would, capturing its output, in an English locale
+    unless ``env`` says otherwise (the commands speak the locale's language)."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES")}
+    environ["LANG"] = "C.UTF-8"
     return subprocess.run(
         [sys.executable, "-m", "cmestudy", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=ROOT,
-        env=os.environ.copy(),
+        env=environ | (env or {}),
     )
 
 

@@ -53,15 +53,16 @@ class Cleaned:
     summary: dict = field(default_factory=dict)
 
 
-def _problem(frame: pd.DataFrame, idx, column: str, expected: str, header: str | None = None) -> DataProblem:
-    return DataProblem(
-        str(frame.at[idx, "_file"]), int(frame.at[idx, "_row"]), header or column, str(frame.at[idx, column]), expected
+def _problem(frame: pd.DataFrame, idx, column: str, message: str, **params) -> DataProblem:
+    """The problem of one cell: its file and row, the column, the value, and the catalogue's ``message``."""
+    return DataProblem.from_message(
+        str(frame.at[idx, "_file"]), int(frame.at[idx, "_row"]), column, str(frame.at[idx, column]), message, **params
     )
 
 
 def accepted_spellings(codebook: Codebook, kind: str, allowed, lang: str) -> str:
-    """Every spelling the codebook accepts for each code of a column, the code named in ``lang`` and
-    the spellings of that language's script first: ``直播: 直播, 线上直播, …, live, online; 面授: …``."""
+    """The spellings the codebook accepts for each code of a column, the code named in ``lang``: every
+    spelling in English, English ones first; the Chinese ones in Chinese (``直播：直播、线上直播、…；面授：…``)."""
     from . import i18n
 
     def cjk(text: str) -> bool:
@@ -70,12 +71,18 @@ def accepted_spellings(codebook: Codebook, kind: str, allowed, lang: str) -> str
     parts = []
     for code in allowed:
         spellings = list(dict.fromkeys(codebook.values[kind].get(code, ())))
-        spellings.sort(key=lambda x: cjk(x) != (lang == "zh"))  # stable: the codebook's order within each script
-        parts.append(f"{i18n.label(code, lang)}: {', '.join(spellings)}")
+        if lang == "zh":  # the spellings a Chinese export uses
+            spellings = [x for x in spellings if cjk(x)] or spellings
+        else:  # every spelling, English first (the codebook's order within each script)
+            spellings.sort(key=cjk)
+        parts.append(i18n.t("problem.spellings", lang, code=i18n.label(code, lang),
+                            spellings=i18n.t("punct.enum_sep", lang).join(spellings)))  # fmt: skip
     return i18n.t("punct.clause_sep", lang).join(parts)
 
 
 def _code_column(frame, column, kind, codebook, problems, allowed):
+    from . import i18n
+
     coded = codebook.code_values(kind, frame[column])
     if coded.isna().any():
         accepted = {lang: accepted_spellings(codebook, kind, allowed, lang) for lang in ("en", "zh")}
@@ -83,7 +90,8 @@ def _code_column(frame, column, kind, codebook, problems, allowed):
             problems.append(
                 DataProblem.from_message(
                     str(frame.at[idx, "_file"]), int(frame.at[idx, "_row"]), column, str(frame.at[idx, column]),
-                    "problem.coded_value", name=column, accepted=accepted,
+                    "problem.coded_value", name={"en": column, "zh": i18n.label(column, "zh")},
+                    accepted=accepted,
                 )
             )  # fmt: skip
     return coded
@@ -118,10 +126,10 @@ def clean_projects(projects: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataF
     p = p.fillna("")
     year_num = pd.to_numeric(p["year"].str.replace(r"年$", "", regex=True), errors="coerce")
     for idx in p.index[year_num.isna() | (year_num % 1 != 0) | (year_num < 1900) | (year_num > 2100)]:
-        problems.append(_problem(p, idx, "year", "a four-digit year such as 2021"))
+        problems.append(_problem(p, idx, "year", "problem.year_format"))
     empty_id = p["project_id"].eq("")
     for idx in p.index[empty_id]:
-        problems.append(_problem(p, idx, "project_id", "a project id"))
+        problems.append(_problem(p, idx, "project_id", "problem.project_id"))
     dup = p["project_id"].ne("") & p.duplicated("project_id", keep=False)
     for _pid, grp in p[dup].groupby("project_id", sort=True):
         first = grp.index[0]
@@ -131,13 +139,15 @@ def clean_projects(projects: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataF
                     p,
                     idx,
                     "project_id",
-                    f"a unique project id (also at {p.at[first, '_file']} row {p.at[first, '_row']})",
-                )
+                    "problem.unique_project_id",
+                    file=str(p.at[first, "_file"]),
+                    row=int(p.at[first, "_row"]),
+                )  # fmt: skip
             )
     level = _code_column(p, "level", "level", codebook, problems, LEVELS)
     mode = _code_column(p, "mode", "mode", codebook, problems, MODES + (BLENDED,))
     for idx in p.index[p["discipline"].eq("")]:
-        problems.append(_problem(p, idx, "discipline", "a discipline (学科)"))
+        problems.append(_problem(p, idx, "discipline", "problem.discipline"))
     discipline = p["discipline"]
     notes = pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if codebook.values.get("discipline"):
@@ -159,10 +169,10 @@ def clean_projects(projects: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataF
     for col, num in (("credits", credits), ("hours", hours)):
         bad = p[col].ne("") & (num.isna() | (num < 0))
         for idx in p.index[bad]:
-            problems.append(_problem(p, idx, col, "a non-negative number or an empty cell"))
+            problems.append(_problem(p, idx, col, "problem.non_negative_number"))
     start = parse_dates(p["start_date"])
     for idx in p.index[p["start_date"].ne("") & start.isna()]:
-        problems.append(_problem(p, idx, "start_date", "a date such as 2021-05-14 or 2021年5月14日"))
+        problems.append(_problem(p, idx, "start_date", "problem.date"))
     out = pd.DataFrame(
         {
             "project_id": p["project_id"].astype("string"),
@@ -196,13 +206,13 @@ def clean_counts(counts: pd.DataFrame, register: set[str]) -> tuple[pd.DataFrame
         num = pd.to_numeric(text.replace("", "0"), errors="coerce")
         bad = num.isna() | (num < 0) | (num % 1 != 0)
         for idx in c.index[bad]:
-            problems.append(_problem(c, idx, grade, "a non-negative whole number of learners"))
+            problems.append(_problem(c, idx, grade, "problem.count_value"))
         rows.append(pd.DataFrame({"project_id": c["project_id"], "grade": grade, "learners": num.where(~bad, 0)}))
     for idx in c.index[~c["project_id"].isin(register)]:
-        problems.append(_problem(c, idx, "project_id", "a project id listed in the project register"))
+        problems.append(_problem(c, idx, "project_id", "problem.counts_registered"))
     dup = c.duplicated("project_id", keep="first")
     for idx in c.index[dup]:
-        problems.append(_problem(c, idx, "project_id", "one row of counts per project"))
+        problems.append(_problem(c, idx, "project_id", "problem.counts_one_row"))
     long = pd.concat(rows, ignore_index=True)
     long["learners"] = long["learners"].astype("int64")
     return long, problems
@@ -382,14 +392,7 @@ def clean(ingested: Ingested, years=None, codebook: Codebook | None = None) -> C
     both = set(counts_long["project_id"]) & (set(enrol_long["project_id"]) | set(engine_long["project_id"]))
     for pid in sorted(both):
         row = ingested.counts.index[ingested.counts["project_id"] == pid][0]
-        problems.append(
-            _problem(
-                ingested.counts,
-                row,
-                "project_id",
-                "learners of a project given once: as enrolment rows or as counts, not both",
-            )
-        )
+        problems.append(_problem(ingested.counts, row, "project_id", "problem.learners_once"))
     if problems:
         headers = {f.where: f.columns for f in ingested.files}  # a problem names the column as headed in its file
         raise DataError([replace(p, column=headers.get(p.file, {}).get(p.column, p.column)) for p in problems])
@@ -556,16 +559,15 @@ def unknown_titles(quarantine: pd.DataFrame) -> pd.Series:
     return q.groupby(q["value"].astype(str))["rows"].sum().sort_values(ascending=False, kind="stable").rename("rows")
 
 
-def codebook_snippet(titles) -> str:
-    """A ``codebook.yml`` snippet listing ``titles`` under ``unknown``, for the user to move to their grade."""
+def codebook_snippet(titles, lang: str = "en") -> str:
+    """A ``codebook.yml`` snippet listing ``titles`` under ``unknown``, for the user to move to their grade
+    (its comment in ``lang``)."""
     import json
 
+    from . import i18n
+
     listed = ", ".join(json.dumps(str(t), ensure_ascii=False) for t in titles)
-    return (
-        "values:\n  title_grade:\n"
-        "    # move each title to junior, intermediate or senior; leave under unknown what is not a title\n"
-        f"    unknown: [{listed}]"
-    )
+    return f"values:\n  title_grade:\n    # {i18n.t('cli.snippet_comment', lang)}\n    unknown: [{listed}]"
 
 
 def unknown_by_year(learners: pd.DataFrame, years) -> pd.DataFrame:

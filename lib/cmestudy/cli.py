@@ -146,9 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--lang",
         type=_language,
-        default=defaults.LANG,
+        default=None,
         metavar="LANG",
-        help=f"language of the report: en (English) or zh (Chinese, 中文) (default: {defaults.LANG})",
+        help="language of the report and of what the command prints: en (English) or zh (Chinese, 中文) "
+        "(default: the system's locale, e.g. LANG=zh_CN.UTF-8 gives zh; otherwise en)",
     )
     r.add_argument(
         "--adjust",
@@ -242,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--raw", type=Path, default=paths.RAW_DIR, metavar="DIR", help="directory of raw exports")
     v.add_argument(
+        "--lang",
+        type=_language,
+        default=None,
+        metavar="LANG",
+        help="language of the messages: en or zh (中文) (default: the system's locale, e.g. LANG=zh_CN.UTF-8)",
+    )
+    v.add_argument(
         "--years",
         type=_years,
         default=defaults.YEARS,
@@ -334,6 +342,7 @@ def _run(args) -> int:
         run,
     )  # fmt: skip
     from .problems import DataError
+    from .validation import error_text, validate
 
     out = paths.resolve(args.out)
     processed = args.processed
@@ -347,7 +356,7 @@ def _run(args) -> int:
         years=args.years,
         alpha=args.alpha,
         confidence=args.confidence,
-        lang=args.lang,
+        lang=args.lang or i18n.from_locale(),
         adjust=args.adjust,
         horizon_months=args.horizon,
         change_date=args.change_date,
@@ -363,20 +372,24 @@ def _run(args) -> int:
     )
     try:
         run(cfg)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
-        print(f"error: {exc.format() if isinstance(exc, DataError) else exc}", file=sys.stderr)
+    except (FileNotFoundError, NotADirectoryError, DataError) as exc:
+        print(i18n.t("cli.error", cfg.lang, message=error_text(exc, cfg.lang)), file=sys.stderr)
+        return EXIT_INVALID
+    except ValueError as exc:
+        print(i18n.t("cli.error", cfg.lang, message=str(exc)), file=sys.stderr)
         return EXIT_INVALID
     except (NotebookFailed, OutOfSpace, OSError) as exc:
         full = out_of_space(exc, cfg.out_dir)
         if full is not None:  # a full disk: one paragraph, no traceback; a rerun resumes
-            print(f"error: {full.explain(cfg.lang)}", file=sys.stderr)
+            print(i18n.t("cli.error", cfg.lang, message=full.explain(cfg.lang)), file=sys.stderr)
             return EXIT_FAILED
         if not isinstance(exc, NotebookFailed):
             raise
         if exc.ename == "DataError":  # unusable raw data: the same report as `cmestudy validate`
-            print(f"error: {exc.evalue}", file=sys.stderr)
+            text = exc.evalue if cfg.lang == "en" else validate(cfg.raw_dir, cfg.years, cfg.lang)[1]
+            print(i18n.t("cli.error", cfg.lang, message=text), file=sys.stderr)
             return EXIT_INVALID
-        print(f"error: {exc}", file=sys.stderr)
+        print(i18n.t("cli.error", cfg.lang, message=exc.describe(cfg.lang)), file=sys.stderr)
         about = data_summary(cfg.processed_dir, cfg.lang)
         if about:  # what the data looked like, and what to do
             print(about + " " + i18n.t("run.report_fault", cfg.lang, raw=str(cfg.raw_dir)), file=sys.stderr)
@@ -402,14 +415,17 @@ def _reconstruct(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import i18n
+
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
     if args.command == "validate":
         from .pipeline import validate
 
-        code, text = validate(paths.resolve(args.raw), args.years)
-        print(f"error: {text}" if code else text, file=sys.stderr if code else sys.stdout)
+        lang = args.lang or i18n.from_locale()
+        code, text = validate(paths.resolve(args.raw), args.years, lang)
+        print(i18n.t("cli.error", lang, message=text) if code else text, file=sys.stderr if code else sys.stdout)
         return code
     if args.command == "reconstruct":
         return _reconstruct(args)

@@ -276,7 +276,10 @@ def build(
             sections.append({"id": "methods", "html": section_html("methods", params, dataset, years)})
         if stem.startswith("05"):
             sections.append({"id": "limitations", "html": section_html("limitations", params, dataset, years)})
+    from . import abstract, findings
+
     context = {
+        "abstract": abstract.html(findings.load(out_dir), params, dataset, years),
         "title": i18n.t("doc.title"),
         "subtitle": i18n.t("doc.subtitle", first=min(years), last=max(years)) if years else "",
         "years": years,

@@ -461,6 +461,18 @@ def monthly_models(
     )
 
 
+def trusted(analysis: MonthlyAnalysis, tolerance: float = 1 / 6) -> dict[str, bool]:
+    """Which series' projections can be read as the recent trend continuing: the model beat both
+    naive forecasts over the held-out months ([3] sec. 5.2) and its outer interval held at least the
+    stated share of them less ``tolerance`` (with 12 months, one or two misses are chance)."""
+    out = {}
+    for name, c in analysis.checks.items():
+        e = c.errors["mae"]
+        beats = e["model"] < e["seasonal_naive"] and e["model"] < e["mean"]
+        out[name] = bool(beats and c.coverage >= analysis.confidence - tolerance)
+    return out
+
+
 class FitFailed(ValueError):
     """A monthly model could not be estimated from its series (no finite estimates)."""
 

@@ -51,6 +51,23 @@ def check_language(lang: str) -> str:
     return lang
 
 
+def from_locale(environ=None) -> str:
+    """The language of the system's locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``, first set wins, as
+    POSIX reads them): ``zh`` for a Chinese locale (``zh_CN.UTF-8``), else English.
+
+    >>> from_locale({"LANG": "zh_CN.UTF-8"}), from_locale({"LC_ALL": "C", "LANG": "zh_CN"}), from_locale({})
+    ('zh', 'en', 'en')
+    """
+    import os
+
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name)
+        if value:
+            return "zh" if value.lower().startswith("zh") else DEFAULT
+    return DEFAULT
+
+
 def set_language(lang: str) -> None:
     """Set the language of everything this process writes into the report."""
     _STATE["lang"] = check_language(lang)

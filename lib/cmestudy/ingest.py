@@ -16,7 +16,7 @@ import pandas as pd
 from . import privacy
 from .fileio import sha256_file
 from .paths import CSV_SUFFIXES, GZIP_SUFFIXES, PARQUET_SUFFIXES, check_raw_dir, data_suffix, list_unread_files
-from .problems import DataError, DataProblem
+from .problems import DataError, DataProblem, kind_name
 from .reading import Ingested, RawFile, read_raw_file, stack_enrolments
 from .recognise import find_header
 from .schema import Codebook, load_codebook
@@ -93,13 +93,18 @@ def read_raw_dir(
                 missing = [c for c in codebook.tables["enrolments"].required if c not in source.columns]
                 if missing:
                     problems.append(
-                        DataProblem(
+                        DataProblem.from_message(
                             source.name,
                             source.header_row,
                             None,
                             None,
-                            f"a column {missing[0]!r} for the enrolments table",
-                        )
+                            "problem.required_column",
+                            column=missing[0],
+                            kind=kind_name("enrolments"),
+                            aliases=", ".join(
+                                (missing[0],) + codebook.tables["enrolments"].columns[missing[0]].aliases
+                            ),
+                        )  # fmt: skip
                     )
                 dask_sources.append(source)
                 continue
@@ -131,17 +136,7 @@ def read_raw_dir(
     if problems:
         raise DataError(problems)
     if not tables["projects"]:
-        raise DataError(
-            [
-                DataProblem(
-                    str(raw_dir),
-                    None,
-                    None,
-                    None,
-                    "a project register (headers such as 项目编号/project_id, 年度/year, 授课方式/mode)",
-                )
-            ]
-        )
+        raise DataError([DataProblem.from_message(str(raw_dir), None, None, None, "problem.no_register")])
     out = {}
     for name in ("projects", "counts"):
         frames = tables[name]

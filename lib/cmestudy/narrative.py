@@ -184,10 +184,10 @@ def count_models(trends: dict, confidence: float = 0.95) -> list[str]:
                 c1=i18n.integer(m.counts[-1]),
                 y1=m.years[-1],
                 family=i18n.label(m.family),
-                growth=_signed(100 * m.growth),
+                growth=signed(100 * m.growth),
                 level=level,
-                lo=_signed(100 * m.growth_low),
-                hi=_signed(100 * m.growth_high),
+                lo=signed(100 * m.growth_low),
+                hi=signed(100 * m.growth_high),
                 expected=i18n.integer(round(last["expected"])),
                 year=m.projection.index[-1],
                 pi_lo=i18n.integer(round(last["pi_low"])),
@@ -200,7 +200,7 @@ def count_models(trends: dict, confidence: float = 0.95) -> list[str]:
     return out
 
 
-def _signed(x: float) -> str:
+def signed(x: float) -> str:
     if not math.isfinite(x):
         return "∞" if x > 0 else "−∞"
     if round(x) == 0:
@@ -349,9 +349,9 @@ def monthly_models(analysis) -> list[str]:
                 series=i18n.label(name),
                 family=i18n.label(m.family),
                 months=len(m.counts),
-                growth=_signed(100 * g),
-                lo=_signed(100 * lo),
-                hi=_signed(100 * hi),
+                growth=signed(100 * g),
+                lo=signed(100 * lo),
+                hi=signed(100 * hi),
                 p=i18n.p_clause(p),
                 level=level,
                 peak=i18n.label(f"month_{season.index(max(season)) + 1}"),
@@ -397,7 +397,10 @@ def holdout(analysis, tolerance: float = 1 / 6) -> list[str]:
     trust the projections. A series' projection is trusted when the model beats both naive
     forecasts and its outer interval held at least the stated share of the held-out months less
     ``tolerance`` (with 12 months, one or two misses are chance)."""
+    from .forecast import trusted
+
     level = i18n.level(analysis.confidence)
+    verdicts = trusted(analysis, tolerance)
     out, good, bad = [], [], []
     for name, c in analysis.checks.items():
         e = c.errors["mae"]
@@ -419,8 +422,7 @@ def holdout(analysis, tolerance: float = 1 / 6) -> list[str]:
         if c.origins > 1:
             sentence = _sentences([sentence, t("narrative.holdout.origins", origins=c.origins)])
         out.append(sentence)
-        ok = all(beats) and c.coverage >= analysis.confidence - tolerance
-        (good if ok else bad).append(i18n.label(name))
+        (good if verdicts[name] else bad).append(i18n.label(name))
     if good:
         out.append(t("narrative.holdout.trust_good", good=t("punct.enum_sep").join(good)))
     if bad:

@@ -84,17 +84,35 @@ def list_unread_files(raw_dir: Path) -> list[Path]:
     )
 
 
+class RawDirMissing(FileNotFoundError):
+    """The raw data directory is missing or holds no data; ``message_id`` and ``params`` say it in any
+    language (``cli.raw_missing``, ``cli.raw_empty``), the message itself in English."""
+
+    def __init__(self, message_id: str, text: str, **params):
+        self.message_id, self.params = message_id, params
+        super().__init__(text)
+
+
+class RawNotDirectory(NotADirectoryError):
+    def __init__(self, path: str):
+        self.message_id, self.params = "cli.raw_not_dir", {"path": path}
+        super().__init__(f"raw data path {path!r} is not a directory")
+
+
 def check_raw_dir(raw_dir) -> list[Path]:
     """The data files of ``raw_dir``; a clear error if it is missing or holds none."""
     raw_dir = Path(raw_dir)
     if not raw_dir.exists():
-        raise FileNotFoundError(f"raw data directory {str(raw_dir)!r} does not exist")
+        raise RawDirMissing("cli.raw_missing", f"raw data directory {str(raw_dir)!r} does not exist", path=str(raw_dir))
     if not raw_dir.is_dir():
-        raise NotADirectoryError(f"raw data path {str(raw_dir)!r} is not a directory")
+        raise RawNotDirectory(str(raw_dir))
     files = list_data_files(raw_dir)
     if not files:
-        raise FileNotFoundError(
-            f"raw data directory {str(raw_dir)!r} holds no data files "
-            f"(expected CSV or Excel exports: {', '.join(sorted(DATA_SUFFIXES))})"
+        suffixes = ", ".join(sorted(DATA_SUFFIXES))
+        raise RawDirMissing(
+            "cli.raw_empty",
+            f"raw data directory {str(raw_dir)!r} holds no data files (expected CSV or Excel exports: {suffixes})",
+            path=str(raw_dir),
+            suffixes=suffixes,
         )
     return files

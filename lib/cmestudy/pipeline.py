@@ -27,7 +27,6 @@ from pathlib import Path
 
 from . import cache, defaults, paths
 from .paths import check_raw_dir
-from .problems import DataError
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -105,13 +104,24 @@ class NotebookFailed(RuntimeError):
             source,
             kept,
         )
-        first = next((ln for ln in source.strip().splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
-        where = f"cell {cell}" if cell is not None else "an unknown cell"
-        msg = f"notebook {notebook} failed in {where}"
-        if first:
-            msg += f" (`{first.strip()[:80]}`)"
-        msg += f":\n  {ename}: {evalue}\nThe partially executed notebook is kept at {kept}"
-        super().__init__(msg)
+        super().__init__(self.describe("en"))
+
+    def describe(self, lang: str = "en") -> str:
+        """Where the notebook failed, the error, and where the executed notebook is kept, in ``lang``."""
+        from . import i18n
+
+        first = next(
+            (ln for ln in self.source.strip().splitlines() if ln.strip() and not ln.lstrip().startswith("#")), ""
+        )
+        where = (
+            i18n.t("cli.failed_cell", lang, cell=self.cell)
+            if self.cell is not None
+            else i18n.t("cli.failed_unknown_cell", lang)
+        )
+        return i18n.t(
+            "cli.failed", lang, notebook=self.notebook, where=where, first=f" (`{first.strip()[:80]}`)" if first else "",
+            ename=self.ename, evalue=self.evalue, kept=self.kept,
+        )  # fmt: skip
 
 
 @dataclass
@@ -170,6 +180,13 @@ def choose_kernel(requested: str | None) -> str:
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def say(cfg: RunConfig, msg: str, **values) -> None:
+    """Print a progress line of the run in its language (``cli.<msg>`` of the catalogues)."""
+    from . import i18n
+
+    log(i18n.t(f"cli.{msg}", cfg.lang, **values))
 
 
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
@@ -407,7 +424,7 @@ def _execute_one(
         if pool:
             pool.shutdown(name)
     elapsed = time.perf_counter() - t0
-    log(f"      {name} done in {elapsed:.1f} s")
+    say(cfg, "done", name=name, seconds=f"{elapsed:.1f}")
     if seconds is not None:
         seconds[name] = round(elapsed, 2)
     if on_done:
@@ -521,7 +538,7 @@ def _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done, known
         for k, name in enumerate(group):
             f = known[name] if ran == 0 and name in known else fp(name)  # inputs change only once a notebook ran
             if current(name, f):
-                log(f"[{i + k + 1}/{total}] {name}: up to date")
+                say(cfg, "up_to_date", i=i + k + 1, total=total, name=name)
             else:
                 todo.append((name, f))
         if todo:
@@ -529,14 +546,17 @@ def _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done, known
                 kernel = choose_kernel(cfg.kernel)
             if len(todo) == 1:
                 name, f = todo[0]
-                log(f"[{names.index(name) + 1}/{total}] {name}")
+                say(cfg, "step", i=names.index(name) + 1, total=total, name=name)
                 _execute_one(cfg, name, kernel, cfg.progress, pool=pool, on_done=on_done, seconds=state["seconds"])
                 state[name] = f
                 cache.save_state(cfg.out_dir, state)
             else:
-                log(
-                    f"[{', '.join(str(names.index(n) + 1) for n, _ in todo)}/{total}] "
-                    f"{', '.join(n for n, _ in todo)} (in parallel)"
+                say(
+                    cfg,
+                    "parallel",
+                    which=", ".join(str(names.index(n) + 1) for n, _ in todo),
+                    total=total,
+                    names=", ".join(n for n, _ in todo),
                 )
                 if pool and len(todo) > (os.cpu_count() or 1):
                     pool.prioritise([n for n, _ in todo], state["seconds"])
@@ -619,13 +639,13 @@ def run(cfg: RunConfig) -> dict[str, Path]:
     same = st.get("asked", list(REPORT_FILES)) == asked and st.get("report") == report_fp
     if ran == 0 and same and all(p.is_file() for p in out.values()):
         bodies.close()
-        log(f"nothing changed: the report in {cfg.out_dir} is up to date ({time.perf_counter() - t0:.1f} s)")
+        say(cfg, "nothing_changed", out=str(cfg.out_dir), seconds=f"{time.perf_counter() - t0:.1f}")
         return out
     from . import document, published, storage
 
     for w in storage.load_ingested_warnings(cfg.processed_dir):  # files and sheets not read are never silent
-        log(f"warning: {w}")
-    log("building the report (HTML, PDF, Word)")
+        say(cfg, "run_warning", text=w.text(cfg.lang) if hasattr(w, "text") else str(w))
+    say(cfg, "building")
     prov = storage.load_provenance(cfg.processed_dir)
     years = json.loads((Path(cfg.processed_dir) / "cleaning.json").read_text(encoding="utf-8")).get("years")
     out = document.build(
@@ -642,7 +662,7 @@ def run(cfg: RunConfig) -> dict[str, Path]:
     st["report"] = report_fp
     st["report_files"], st["asked"] = sorted(out), asked
     cache.save_state(cfg.out_dir, st)
-    log(f"wrote {', '.join(str(p) for p in out.values())} in {time.perf_counter() - t0:.1f} s")
+    say(cfg, "wrote", files=", ".join(str(p) for p in out.values()), seconds=f"{time.perf_counter() - t0:.1f}")
     return out
 
 
@@ -652,41 +672,9 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def validate(raw_dir, years) -> tuple[int, str]:
-    """Read and check every raw file; returns (exit code, human-readable report)."""
-    from . import cleaning, ingest
-    from .schema import load_codebook
+def validate(raw_dir, years, lang: str = "en") -> tuple[int, str]:
+    """Read and check every raw file; returns (exit code, the report in ``lang``): see
+    :func:`cmestudy.validation.validate`."""
+    from .validation import validate as check
 
-    try:
-        ingested = ingest.read_raw_dir(raw_dir, key=b"validate-only: keys are not kept")
-        cleaned = cleaning.clean(ingested, years=years, codebook=load_codebook(raw_dir))
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        return EXIT_INVALID, str(exc)
-    except DataError as exc:
-        return EXIT_INVALID, exc.format()
-    from .i18n import t
-
-    lines = [f"{raw_dir}: the data can be used"]
-    for f in ingested.files:
-        what = f.kind or f"not read ({t(f'label.skipped_{f.skipped}', 'en')})"
-        lines.append(f"  {f.where}: {what}, {f.rows:,} rows")
-    for w in ingested.warnings:
-        lines.append(f"  warning: {w}")
-    for message, values in cleaning.plausibility(cleaned.summary):
-        lines.append(f"  warning: {t(message, 'en', **values)}")
-    s = cleaned.summary
-    lines.append(
-        f"  {s['projects']:,} projects, {s['learners']:,} learners ({s['titles_unknown']:,} with unknown title), "
-        f"{s['enrolments_excluded']:,} enrolment rows quarantined; study years {', '.join(map(str, s['years']))}"
-    )
-    for reason, n in s["quarantine_by_reason"].items():
-        lines.append(f"    quarantined: {n:,} x {reason}")
-    unknown = cleaning.unknown_titles(cleaned.quarantine)
-    if len(unknown):
-        lines.append(
-            "  professional titles the codebook does not grade (counted as unknown, left out of the title tests):"
-        )
-        lines += [f"    {title or '(empty)'}: {n:,} rows" for title, n in unknown.items()]
-        lines.append("  to grade them, paste this into codebook.yml beside the data and move each title to its grade:")
-        lines += ["    " + ln for ln in cleaning.codebook_snippet([u for u in unknown.index if u]).splitlines()]
-    return EXIT_OK, "\n".join(lines)
+    return check(raw_dir, years, lang)

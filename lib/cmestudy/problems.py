@@ -50,13 +50,12 @@ class DataProblem:
         return i18n.t(self.message, lang, **_in(dict(self.params), lang or i18n.get_language()))
 
     def __str__(self) -> str:
-        where = self.file
-        if self.row is not None:
-            where += f", row {self.row}"
-        if self.column is not None:
-            where += f", column {self.column!r}"
-        got = "" if self.value is None else f": got {_short(self.value)!r}"
-        return f"{where}{got}; expected {self.expected}"
+        return self.text("en")
+
+    def text(self, lang: str = "en") -> str:
+        """The problem as a line in ``lang``."""
+        return ProblemGroup(self.file, self.column, self.expected, (self.row,),
+                            () if self.value is None else (self.value,), self).describe(lang)  # fmt: skip
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -71,13 +70,22 @@ class DataProblem:
 
 
 def _in(params: dict, lang: str) -> dict:
-    """Parameters with every per-language value (pairs of language and text) taken in ``lang``."""
+    """Parameters with every per-language value (a dict, or pairs of language and text) taken in ``lang``."""
     out = {}
     for k, v in params.items():
         if isinstance(v, tuple) and v and all(isinstance(x, tuple) and len(x) == 2 for x in v):
-            v = dict(v).get(lang, dict(v).get("en"))
+            v = dict(v)
+        if isinstance(v, dict):
+            v = v.get(lang, v.get("en"))
         out[k] = v
     return out
+
+
+def kind_name(kind: str) -> dict:
+    """A table's name per language: its code in English sentences (``projects``), its label in Chinese."""
+    from . import i18n
+
+    return {"en": kind, "zh": i18n.t(f"label.kind_{kind}", "zh")}
 
 
 def _short(value, limit: int = 60) -> str:
@@ -86,21 +94,34 @@ def _short(value, limit: int = 60) -> str:
 
 
 class DataError(ValueError):
-    """Raised when raw data cannot be used; carries every problem found."""
+    """Raised when raw data cannot be used; carries every problem found.
 
-    def __init__(self, problems: list[DataProblem], headline: str = "the raw data cannot be used"):
+    ``headline`` is the catalogue id of what could not be done (``problem.headline.cannot_read``,
+    with ``params`` such as ``file``); :meth:`format` writes it and every problem in a language.
+    """
+
+    def __init__(self, problems: list[DataProblem], headline: str = "problem.headline.unusable", **params):
         self.problems = list(problems)
-        self.headline = headline
+        self.headline_id, self.params = headline, params
         super().__init__(self.format())
 
-    def format(self, limit: int = MAX_SHOWN) -> str:
+    @property
+    def headline(self) -> str:
+        from . import i18n
+
+        return i18n.t(self.headline_id, "en", **_in(self.params, "en"))
+
+    def format(self, limit: int = MAX_SHOWN, lang: str = "en") -> str:
         """Every problem, the same problem on many rows once: ``rows 2-22, 45-73: got '云课堂直播'``."""
+        from . import i18n
+
         n = len(self.problems)
         groups = group_problems(self.problems)
-        lines = [f"{self.headline}: {n} problem{'s' if n != 1 else ''}"]
-        lines += [f"  - {g}" for g in groups[:limit]]
+        headline = i18n.t(self.headline_id, lang, **_in(self.params, lang))
+        lines = [i18n.t("problem.format.count_one" if n == 1 else "problem.format.count", lang, headline=headline, n=n)]
+        lines += [f"  - {g.describe(lang)}" for g in groups[:limit]]
         if len(groups) > limit:
-            lines.append(f"  ... and {len(groups) - limit} more kinds of problem")
+            lines.append(i18n.t("problem.format.more", lang, n=len(groups) - limit))
         return "\n".join(lines)
 
 
@@ -132,20 +153,35 @@ class ProblemGroup:
     expected: str
     rows: tuple
     values: tuple
+    problem: DataProblem | None = None  # the first of the group: says what was expected in any language
 
-    def __str__(self) -> str:
+    def describe(self, lang: str = "en") -> str:
+        """``file, rows 2-22, column '授课方式': got '云课堂'; expected ...`` in ``lang``."""
+        from . import i18n
+
         where = self.file
         rows = [r for r in self.rows if r is not None]
         if rows:
-            where += f", row {rows[0]}" if len(set(rows)) == 1 else f", rows {row_ranges(rows)}"
+            where += (
+                i18n.t("problem.format.row", lang, row=rows[0])
+                if len(set(rows)) == 1
+                else i18n.t("problem.format.rows", lang, rows=row_ranges(rows))
+            )
         if self.column is not None:
-            where += f", column {self.column!r}"
+            where += i18n.t("problem.format.column", lang, column=self.column)
         values = [v for v in self.values if v is not None]
         got = ""
         if values:
-            shown = ", ".join(repr(_short(v)) for v in values[:3])
-            got = f": got {shown}" + (f" and {len(values) - 3} other values" if len(values) > 3 else "")
-        return f"{where}{got}; expected {self.expected}"
+            shown = i18n.t("punct.list_sep", lang).join(i18n.t("problem.format.value", lang, value=_short(v))
+                                                          for v in values[:3])  # fmt: skip
+            if len(values) > 3:
+                shown = i18n.t("problem.format.and_others", lang, values=shown, n=len(values) - 3)
+            got = i18n.t("problem.format.got", lang, values=shown)
+        expected = self.problem.describe(lang) if self.problem is not None else self.expected
+        return i18n.t("problem.format.line", lang, where=where, got=got, expected=expected)
+
+    def __str__(self) -> str:
+        return self.describe("en")
 
 
 def group_problems(problems) -> list[ProblemGroup]:
@@ -153,11 +189,13 @@ def group_problems(problems) -> list[ProblemGroup]:
     groups: dict = {}
     for p in problems:
         key = (p.file, p.column, p.expected)
-        rows, values = groups.setdefault(key, ([], {}))
+        rows, values, first = groups.setdefault(key, ([], {}, p))
         rows.append(p.row)
         if p.value is not None:
             values.setdefault(p.value, None)
-    return [ProblemGroup(f, c, e, tuple(rows), tuple(values)) for (f, c, e), (rows, values) in groups.items()]
+    return [
+        ProblemGroup(f, c, e, tuple(rows), tuple(values), first) for (f, c, e), (rows, values, first) in groups.items()
+    ]
 
 
 #: Why a row is set aside (``code`` in the quarantine); the reason and action are written out in

@@ -27,7 +27,7 @@ from . import privacy
 from .columnar import Encoded, encode_arrow, encode_series, union_categoricals
 from .fileio import sha256_and_nul, sha256_file
 from .paths import CSV_SUFFIXES, GZIP_SUFFIXES, PARQUET_SUFFIXES, data_suffix
-from .problems import DataError, DataProblem
+from .problems import DataError, DataProblem, kind_name
 from .recognise import column_problems, empty_problems, find_header
 from .schema import Codebook
 from .spreadsheets import WORKBOOK_SUFFIXES, read_workbook
@@ -176,9 +176,7 @@ def read_raw_file(
         return read_workbook_file(path, codebook, sheet, secret)
     grid, how = read_csv_grid(path)
     if grid.empty:
-        raise DataError(
-            [DataProblem(path.name, None, None, None, "a header row and at least one data row (the file is empty)")]
-        )
+        raise DataError([DataProblem.from_message(path.name, None, None, None, "problem.empty_file")])
     raw = RawFile(path=path, name=path.name, kind=None, rows=0, sha256=sha256_file(path), **how)
     return [read_table(raw, grid, codebook, secret)]
 
@@ -235,7 +233,7 @@ def read_workbook_file(path: Path, codebook: Codebook, sheet: str | None, secret
             problems += sh.problems  # formulas without a computed value, in a sheet that is read
         parts.append(part)
     if problems:
-        raise DataError(problems, headline=f"{path.name}: cannot be read")
+        raise DataError(problems, headline="problem.headline.cannot_read", file=path.name)
     return parts
 
 
@@ -266,9 +264,9 @@ def read_table(raw: RawFile, grid: pd.DataFrame, codebook: Codebook, secret) -> 
     raw.ignored_columns = [c for j, c in enumerate(header) if j not in mapping.values() and c.strip()]
     problems = column_problems(name, h, kind, spec, mapping)
     if raw.rows == 0:
-        problems.append(DataProblem(name, h + 2, None, None, "at least one data row below the header"))
+        problems.append(DataProblem.from_message(name, h + 2, None, None, "problem.data_row"))
     if problems:
-        raise DataError(problems, headline=f"{name}: cannot be read as the {kind} table")
+        raise DataError(problems, headline="problem.headline.cannot_read_as", file=name, kind=kind_name(kind))
     frame = pd.DataFrame({canon: body.iloc[:, j].astype("string").str.strip() for canon, j in mapping.items()})
     for canon in frame.columns:
         if spec.columns[canon].type in NORMALISED_TYPES:  # ２０２１ -> 2021, ＡＢ-01 -> AB-01
@@ -277,7 +275,7 @@ def read_table(raw: RawFile, grid: pd.DataFrame, codebook: Codebook, secret) -> 
     short = [canon for canon in spec.required if spec.columns[canon].type not in ("count", "title")]
     problems = empty_problems(name, raw.columns, spec, {c: rows[frame[c].eq("").to_numpy()] for c in short})
     if problems:
-        raise DataError(problems, headline=f"{name}: required values missing")
+        raise DataError(problems, headline="problem.headline.required_missing", file=name)
     if kind == "enrolments":
         return Part(raw, enrolment_frame({c: encode_series(frame[c]) for c in mapping}, rows, spec, secret), aside)
     frame["_file"] = name
@@ -310,7 +308,9 @@ def read_enrolments_arrow(
     )
     problems = column_problems(path.name, h, "enrolments", spec, mapping)
     if problems:
-        raise DataError(problems, headline=f"{path.name}: cannot be read as the enrolments table")
+        raise DataError(
+            problems, headline="problem.headline.cannot_read_as", file=path.name, kind=kind_name("enrolments")
+        )
     # the columns that are neither identifying nor free text (project ids, titles) are encoded while parsed
     few_values = [j for canon, j in mapping.items() if canon not in spec.identifying]
     parsed = [read_csv_table(path, head, skip_rows=h + 1, check_nul=False, dictionary_columns=few_values)]
@@ -368,12 +368,14 @@ def _enrolments_part(path: Path, h: int, table, mapping: dict[str, int], spec, r
     raw.rows = len(rows)
     if raw.rows == 0:
         raise DataError(
-            [DataProblem(path.name, h + 2, None, None, "at least one data row below the header")],
-            headline=f"{path.name}: cannot be read as the enrolments table",
+            [DataProblem.from_message(path.name, h + 2, None, None, "problem.data_row")],
+            headline="problem.headline.cannot_read_as",
+            file=path.name,
+            kind=kind_name("enrolments"),
         )
     problems = empty_problems(path.name, raw.columns, spec, {"project_id": rows[~cols["project_id"].nonempty()]})
     if problems:
-        raise DataError(problems, headline=f"{path.name}: required values missing")
+        raise DataError(problems, headline="problem.headline.required_missing", file=path.name)
     frame = enrolment_frame(cols, rows, spec, secret)
     return Part(raw, frame, aside)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .problems import DataProblem
+from .problems import DataProblem, kind_name
 from .schema import Codebook, normalise_label
 
 HEADER_SCAN_ROWS = 10
@@ -44,13 +44,16 @@ def find_header(grid: pd.DataFrame, codebook: Codebook) -> tuple[int, str | None
 
 def column_problems(name: str, h: int, kind: str, spec, mapping: dict[str, int]) -> list[DataProblem]:
     return [
-        DataProblem(
+        DataProblem.from_message(
             name,
             h + 1,
             None,
             None,
-            f"a column {c!r} for the {kind} table (headers accepted: {', '.join((c,) + spec.columns[c].aliases)})",
-        )
+            "problem.required_column",
+            column=c,
+            kind=kind_name(kind),
+            aliases=", ".join((c,) + spec.columns[c].aliases),
+        )  # fmt: skip
         for c in spec.required
         if c not in mapping
     ]
@@ -59,9 +62,7 @@ def column_problems(name: str, h: int, kind: str, spec, mapping: dict[str, int])
 def empty_problems(name: str, columns: dict[str, str], spec, empty: dict[str, np.ndarray]) -> list[DataProblem]:
     """Rows (numbers as in the file) with an empty required id column."""
     return [
-        DataProblem(
-            name, int(row), columns[canon], "", f"a value in the required column {canon!r} (the row may be truncated)"
-        )
+        DataProblem.from_message(name, int(row), columns[canon], "", "problem.required_value", column=canon)
         for canon, rows in empty.items()
         for row in rows[:MAX_EMPTY_REPORTED]
     ]

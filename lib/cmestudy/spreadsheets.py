@@ -124,13 +124,12 @@ def uncomputed_formulas(path: Path, sheet: str) -> list[DataProblem]:
             ref = _REF.search(attrs)
             formula = re.search(rb"<f[^>]*>(.*?)</f>", body, re.S)
             problems.append(
-                DataProblem(
+                DataProblem.from_message(
                     f"{path.name} [{sheet}]",
                     int(ref.group(2)) if ref else None,
                     ref.group(1).decode() if ref else None,
                     "=" + (formula.group(1).decode("utf-8", "replace") if formula else ""),
-                    "a value: the cell holds a formula whose result was never computed "
-                    "(open and save the file in Excel, or paste values)",
+                    "problem.formula",
                 )
             )
     return problems
@@ -149,20 +148,25 @@ def read_workbook(path: Path, sheets: list[str] | None = None) -> list[Sheet]:
     except Exception as exc:  # corrupt, encrypted, or not a workbook at all
         raise DataError(
             [
-                DataProblem(
+                DataProblem.from_message(
                     path.name,
                     None,
                     None,
                     None,
-                    f"a readable {path.suffix.lower()} workbook ({type(exc).__name__}: {exc})",
-                )
+                    "problem.workbook",
+                    suffix=path.suffix.lower(),
+                    error=f"{type(exc).__name__}: {exc}",
+                )  # fmt: skip
             ],
-            headline=f"{path.name}: cannot open",
+            headline="problem.headline.cannot_open",
+            file=path.name,
         ) from None
     names = list(wb.sheet_names)
     missing = [s for s in sheets or [] if s not in names]
     if missing:
-        raise DataError([DataProblem(path.name, None, "sheet", missing[0], f"one of the sheets {names}")])
+        raise DataError(
+            [DataProblem.from_message(path.name, None, "sheet", missing[0], "problem.sheet_names", names=str(names))]
+        )
     visible = {
         m.name: str(m.visible).endswith("Visible") and "Hidden" not in str(m.visible) for m in wb.sheets_metadata
     }

@@ -183,6 +183,14 @@ def inline(text: str) -> str:
     return _EM.sub(r"<em>\1</em>", s)
 
 
+def _nowrap(label: str) -> str:
+    """``nw`` for a label that must stay on one line (a word, a year, a Chinese label of four characters
+    or fewer: :func:`cmestudy.textwidth.pieces`), else nothing."""
+    from .textwidth import pieces
+
+    return "nw" if len(pieces(label)) <= 1 else ""
+
+
 def to_html(table: Layout, caption: str, note: str | list[str] | None = None) -> str:
     """A three-line HTML table with its caption and note, or notes one per line (both may carry markup)."""
     # the caption is a paragraph above the table, not a <caption>, so that it may be wider than a narrow table
@@ -197,10 +205,13 @@ def to_html(table: Layout, caption: str, note: str | list[str] | None = None) ->
         out.append("<tr>")
         if i == 0:
             for name in table.corner:
-                out.append(f'<th class="corner"{f" rowspan={n_head}" if n_head > 1 else ""}>{inline(name)}</th>')
+                out.append(
+                    f'<th class="corner{_nowrap(name) and " nw"}"{f" rowspan={n_head}" if n_head > 1 else ""}>{inline(name)}</th>'
+                )
         for label, span, depth in row:
             attrs = (f" colspan={span}" if span > 1 else "") + (f" rowspan={depth}" if depth > 1 else "")
-            out.append(f"<th{attrs}{' class=spans-down' if depth > 1 else ''}>{inline(label)}</th>")
+            classes = " ".join(c for c in ("spans-down" if depth > 1 else "", _nowrap(label)) if c)
+            out.append(f"<th{attrs}{f' class={chr(34)}{classes}{chr(34)}' if classes else ''}>{inline(label)}</th>")
         out.append("</tr>")
     out.append("</thead><tbody>")
     for r, (heads, cells) in enumerate(table.rows):
@@ -208,7 +219,9 @@ def to_html(table: Layout, caption: str, note: str | list[str] | None = None) ->
         for h in heads:
             if h is not None:
                 label, span = h
-                out.append(f'<th class="row"{f" rowspan={span}" if span > 1 else ""}>{inline(label)}</th>')
+                out.append(
+                    f'<th class="row{_nowrap(label) and " nw"}"{f" rowspan={span}" if span > 1 else ""}>{inline(label)}</th>'
+                )
         for j, (value, num) in enumerate(zip(cells, table.numeric)):
             mark = table.marks.get((r, j))
             sub = f'<sub class="cme-letters">{html.escape(mark)}</sub>' if mark else ""

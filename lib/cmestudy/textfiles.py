@@ -40,16 +40,19 @@ def _bad_bytes(name: str, data: bytes, offset: int, encoding: str) -> DataError:
     shown = data[offset : offset + 4].hex(" ")
     return DataError(
         [
-            DataProblem(
+            DataProblem.from_message(
                 name,
                 _row_of(data, offset),
                 None,
                 None,
-                f"text in {encoding} (byte {offset:,} is {shown}, invalid in {encoding}: the export "
-                "may be cut off or damaged; export it again)",
-            )
+                "problem.encoding",
+                encoding=encoding,
+                offset=f"{offset:,}",
+                shown=shown,
+            )  # fmt: skip
         ],
-        headline=f"{name}: cannot decode",
+        headline="problem.headline.cannot_decode",
+        file=name,
     )
 
 
@@ -63,17 +66,9 @@ def _damaged_utf8(data: bytes) -> bool:
 
 def _nul_problem(name: str, row: int) -> DataError:
     return DataError(
-        [
-            DataProblem(
-                name,
-                row,
-                None,
-                None,
-                "text without NUL bytes (the file holds binary zeros: an "
-                "interrupted export or not a CSV file; export it again)",
-            )
-        ],
-        headline=f"{name}: cannot decode",
+        [DataProblem.from_message(name, row, None, None, "problem.nul")],
+        headline="problem.headline.cannot_decode",
+        file=name,
     )
 
 
@@ -108,16 +103,18 @@ def locate_bad_byte(path: Path, encoding: str, chunk: int = 1 << 24) -> None:
                 at = max(exc.start, 0)
                 raise DataError(
                     [
-                        DataProblem(
+                        DataProblem.from_message(
                             name,
                             rows + block.count(b"\n", 0, at) + 1,
                             None,
                             None,
-                            f"text in {encoding} (byte {offset + at:,} is invalid: the export may be "
-                            "cut off or damaged; export it again)",
-                        )
+                            "problem.encoding_block",
+                            encoding=encoding,
+                            offset=f"{offset + at:,}",
+                        )  # fmt: skip
                     ],
-                    headline=f"{name}: cannot decode",
+                    headline="problem.headline.cannot_decode",
+                    file=name,
                 ) from None
             offset += len(block)
             rows += block.count(b"\n")
@@ -125,16 +122,9 @@ def locate_bad_byte(path: Path, encoding: str, chunk: int = 1 << 24) -> None:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise DataError(
-            [
-                DataProblem(
-                    name,
-                    rows + 1,
-                    None,
-                    None,
-                    f"text in {encoding} (the file ends in the middle of a character: the export is cut off)",
-                )
-            ],
-            headline=f"{name}: cannot decode",
+            [DataProblem.from_message(name, rows + 1, None, None, "problem.truncated_char", encoding=encoding)],
+            headline="problem.headline.cannot_decode",
+            file=name,
         ) from None
 
 
@@ -190,8 +180,9 @@ def read_csv_grid(path: Path) -> tuple[pd.DataFrame, dict]:
         rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
     except csv.Error as exc:
         raise DataError(
-            [DataProblem(path.name, None, None, None, f"well-formed CSV ({exc})")],
-            headline=f"{path.name}: cannot parse",
+            [DataProblem.from_message(path.name, None, None, None, "problem.csv", error=str(exc))],
+            headline="problem.headline.cannot_parse",
+            file=path.name,
         ) from None
     width = max((len(r) for r in rows), default=0)
     grid = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
@@ -260,8 +251,13 @@ def read_csv_table(path: Path, head: CsvHead, skip_rows: int = 0, check_nul: boo
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         locate_bad_byte(path, head.encoding)  # an invalid byte is named by its row
         raise DataError(
-            [DataProblem(path.name, None, None, None, f"well-formed CSV with {head.width} columns per row ({exc})")],
-            headline=f"{path.name}: cannot parse",
+            [
+                DataProblem.from_message(
+                    path.name, None, None, None, "problem.csv_columns", width=head.width, error=str(exc)
+                )
+            ],
+            headline="problem.headline.cannot_parse",
+            file=path.name,
         ) from None
     if check_nul and head.encoding != "utf-16":
         check_nul_file(path)  # Arrow reads a NUL byte into a string

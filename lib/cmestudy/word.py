@@ -24,9 +24,9 @@ import base64
 import io
 import re
 import string
-import unicodedata
 
 from docx import Document
+from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
@@ -35,11 +35,13 @@ from docx.shared import Cm, Emu, Pt, RGBColor
 from lxml import html as lhtml
 
 from . import i18n
+from .textwidth import max_width_pt
+from .wordtables import CELL_MARGIN_PT, Cell, plan
 
 LATIN_FONT = "Times New Roman"
 EAST_ASIAN_FONT = "宋体"
 MONO_FONT = "Courier New"
-BODY_PT, TABLE_PT, CAPTION_PT = 10.5, 9, 9
+BODY_PT, CAPTION_PT = 10.5, 9  # 五号 body; tables 小五 or smaller (cmestudy.wordtables)
 RULE_OUTER, RULE_HEADER = 12, 6  # eighths of a point: 1.5 pt and 0.75 pt
 TEXT_WIDTH_CM = 16.0
 
@@ -132,6 +134,8 @@ def _template_with_fields(paragraph, template: str, fields: dict[str, tuple[str,
 AFTER = {
     "w:tblBorders": ("w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook", "w:tblCaption", "w:tblDescription"),
     "w:tcBorders": ("w:shd", "w:noWrap", "w:tcMar", "w:textDirection", "w:tcFitText", "w:vAlign", "w:hideMark"),
+    "w:noWrap": ("w:tcMar", "w:textDirection", "w:tcFitText", "w:vAlign", "w:hideMark"),
+    "w:tblCellMar": ("w:tblLook", "w:tblCaption", "w:tblDescription"),
     "w:pBdr": (
         "w:shd",
         "w:tabs",
@@ -212,24 +216,47 @@ def three_line(table, header_rows: int) -> None:
             insert_ordered(row._tr.get_or_add_trPr(), OxmlElement("w:tblHeader"))
 
 
-def text_width_pt(text: str, size: float = TABLE_PT) -> float:
-    """The approximate printed width of a cell's text: an East Asian character is one em, others half."""
-    return sum(size if unicodedata.east_asian_width(ch) in "WF" else size * 0.55 for ch in text)
+def _cell_text(node) -> str:
+    """A cell's text as printed: its line breaks (``<br>``) as newlines, runs of spaces as one."""
+    parts = [node.text or ""]
+    for child in node.iter():
+        if child is node:
+            continue
+        if child.tag == "br":
+            parts.append("\n")
+        elif child.text:
+            parts.append(child.text)
+        if child.tail:
+            parts.append(child.tail)
+    return "\n".join(_space(line).strip() for line in "".join(parts).split("\n"))
 
 
-def column_widths(grid: dict, n_cols: int) -> list:
-    """Preferred column widths from the widest cell of each column (cells spanning columns left out),
-    scaled down to the text width when the table would be wider."""
-    need = [0.0] * n_cols
-    for (_, c), entry in grid.items():
-        if entry[0] != "span" and entry[4] == 1:
-            lines = (entry[0].text_content() or "").split("\n")
-            need[c] = max(need[c], max(text_width_pt(_space(line).strip()) for line in lines))
-    padding = 2 * 5.76 + 4  # Word's default cell margins (0.08 in each side), and room for bold headers
-    widths = [1.15 * w + padding for w in need]
-    limit = TEXT_WIDTH_CM / 2.54 * 72
-    scale = min(1.0, limit / sum(widths)) if sum(widths) else 1.0
-    return [Pt(max(w * scale, 18)) for w in widths]
+def _fixed_widths(table, widths_pt: list[float]) -> None:
+    """The table's widths in every place a client reads them: the grid columns (``w:gridCol``), each
+    cell (``w:tcW``, a merged cell the sum of its columns) and the table (``w:tblW``); and the cells'
+    left and right margins (``w:tblCellMar``), which the widths include."""
+    for c, width in enumerate(widths_pt):
+        table.columns[c].width = Pt(width)
+    for row in table.rows:
+        col = 0
+        for tc in row._tr.tc_lst:
+            span = tc.grid_span
+            tc.width = Pt(sum(widths_pt[col : col + span]))
+            col += span
+    tblPr = table._tbl.tblPr
+    tblW = tblPr.find(qn("w:tblW"))
+    if tblW is None:
+        tblW = OxmlElement("w:tblW")
+        tblPr.append(tblW)
+    tblW.set(qn("w:type"), "dxa")
+    tblW.set(qn("w:w"), str(round(sum(widths_pt) * 20)))
+    margins = OxmlElement("w:tblCellMar")
+    for side in ("left", "right"):
+        el = OxmlElement(f"w:{side}")
+        el.set(qn("w:w"), str(round(CELL_MARGIN_PT * 20)))
+        el.set(qn("w:type"), "dxa")
+        margins.append(el)
+    insert_ordered(tblPr, margins)
 
 
 # --------------------------------------------------------------------------- the writer
@@ -351,38 +378,54 @@ class Writer:
                         grid[(r + dr, c + dc)] = (cell, r, c, rs, cs) if (dr, dc) == (0, 0) else ("span", r, c)
                 c += cs
                 n_cols = max(n_cols, c)
+        n_cols = max(n_cols, 1)
+        cells = [
+            Cell(_cell_text(e[0]), r, c, e[3], e[4], header=r < len(head), numeric="num" in (e[0].get("class") or ""))
+            for (r, c), e in sorted(grid.items())
+            if e[0] != "span"
+        ]
+        layout = plan(cells, n_cols)
+        self.orientation(layout.landscape)
         if caption is not None:
             self.caption("table", caption, numbered)
-        table = self.doc.add_table(rows=len(rows), cols=max(n_cols, 1))
+        table = self.doc.add_table(rows=len(rows), cols=n_cols)
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        table.autofit = True
-        for (r, c), entry in sorted(grid.items()):
-            if entry[0] == "span":
-                continue
-            cell_node, _, _, rs, cs = entry
+        table.autofit = False  # w:tblLayout fixed: every client keeps the widths below
+        for cell_spec in cells:
+            r, c, rs, cs = cell_spec.row, cell_spec.col, cell_spec.rowspan, cell_spec.colspan
+            cell_node = grid[(r, c)][0]
             cell = table.cell(r, c)
             if rs > 1 or cs > 1:
                 cell = cell.merge(table.cell(r + rs - 1, c + cs - 1))
             p = cell.paragraphs[0]
-            _inline(p, cell_node, size=TABLE_PT, bold=r < len(head))
+            _inline(p, cell_node, size=layout.size, bold=cell_spec.header)
             p.paragraph_format.space_after = Pt(0)
             p.paragraph_format.line_spacing = 1.0
-            numeric = "num" in (cell_node.get("class") or "")
-            if r < len(head):
+            if cell_spec.header:
                 p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-            elif numeric:
+            elif cell_spec.numeric:
                 p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-        widths = column_widths(grid, max(n_cols, 1))
-        for c, width in enumerate(widths):
-            table.columns[c].width = width
-            for row in table.rows:
-                row.cells[c].width = width
+            if cell_spec.numeric or max_width_pt(cell_spec.text, layout.size, cell_spec.header) <= min(
+                layout.widths[c : c + cs]
+            ):  # numbers never wrap, nor what fits on one line anyway
+                insert_ordered(cell._tc.get_or_add_tcPr(), OxmlElement("w:noWrap"))
+        _fixed_widths(table, layout.widths)
         three_line(table, len(head))
         notes = node.getparent().findall("p[@class='cme-note']") if node.getparent() is not None else []
         for note in notes:
             self.paragraph(note, size=CAPTION_PT)
         if not notes:
             self.doc.add_paragraph().paragraph_format.space_after = Pt(2)
+        self.orientation(False)
+
+    def orientation(self, landscape: bool) -> None:
+        """Start a section on a landscape page (for a table too wide for a portrait one), or back."""
+        section = self.doc.sections[-1]
+        if (section.orientation == WD_ORIENT.LANDSCAPE) == landscape:
+            return
+        section = self.doc.add_section(WD_SECTION.NEW_PAGE)
+        section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+        section.page_width, section.page_height = (Cm(29.7), Cm(21.0)) if landscape else (Cm(21.0), Cm(29.7))
 
     def figure(self, node, numbered: bool):
         img = node.find(".//img")
@@ -460,6 +503,9 @@ class Writer:
                 p = self.doc.add_paragraph(style="Title")
                 add_run(p, _space(title.text_content()).strip())
                 title.getparent().remove(title)
+                self.walk(section, numbered=False)
+            elif "front-matter" in cls:  # after the title page and its abstract, on a page of its own
+                self.doc.add_page_break()
                 self.walk(section, numbered=False)
             else:
                 self.walk(section, numbered="appendix" not in cls)
