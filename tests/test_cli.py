@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import nbformat
@@ -159,3 +160,50 @@ def test_warm_up_runs_only_the_notebooks_own_top_level_imports(tmp_path):
     path = tmp_path / "n.ipynb"
     nbformat.write(nb, str(path))
     assert import_lines(path) == "import numpy as np\nfrom cmestudy import report"
+
+
+ENGLISH_SENTENCE = re.compile(r"\b[A-Za-z]{2,}(?:[ ,]+[A-Za-z]{2,}){2,}\b")
+
+
+def _broken_exports(folder):
+    """Exports with what a CME office's often hold: a typo year, an unknown delivery mode, a duplicated
+    project id, a count that is not a number; and, in another folder, data that can be used but carry
+    warnings: titles no rule grades, enrolments of a project missing from the register."""
+    from .exports import COUNT_HEADER, PROJECT_HEADER, PROJECTS, enrolments, write_csv
+
+    bad = folder / "bad"
+    bad.mkdir()
+    rows = [r[:] for r in PROJECTS] + [["P21L", "2021", "国家级", "直播", "骨科", "重复"]]
+    rows[0][1], rows[1][3] = "2031", "云课堂"
+    write_csv(bad / "项目登记.csv", PROJECT_HEADER, rows)
+    write_csv(bad / "学员名单.csv", ["项目编号", "学员编号", "职称"], [r for r in enrolments() if r[0] != "P23F"])
+    write_csv(bad / "汇总.csv", COUNT_HEADER, [["P23F", "5", "三", "3"]])
+    usable = folder / "usable"
+    usable.mkdir()
+    write_csv(usable / "项目登记.csv", PROJECT_HEADER, PROJECTS)
+    learners = enrolments()
+    learners[0][2], learners[1][2] = "规培生", "护士长"
+    learners += [["P99X", f"S9{k:04d}", "主治医师"] for k in range(40)]
+    write_csv(usable / "学员名单.csv", ["项目编号", "学员编号", "职称"], learners)
+    return bad, usable
+
+
+@pytest.mark.parametrize("how", ["--lang", "LANG"])
+def test_validate_speaks_chinese_with_no_english_sentence_left(tmp_path, how):
+    bad, usable = _broken_exports(tmp_path)
+    outputs = []
+    for raw, code in ((bad, 2), (usable, 0)):
+        if how == "--lang":
+            proc = run_cli("validate", "--raw", raw, "--lang", "zh")
+        else:
+            proc = run_cli("validate", "--raw", raw, env={"LANG": "zh_CN.UTF-8"})
+        assert proc.returncode == code, proc.stderr
+        outputs.append(proc.stdout + proc.stderr)
+    broken, warned = outputs
+    assert "原始数据无法使用" in broken and "应为" in broken and "第2行" in broken
+    assert "数据可以使用" in warned and "警告" in warned and "codebook.yml" in warned and "规培生" in warned
+    for text in outputs:
+        prose = re.sub(r"“[^”]*”|\S*[/\\]\S*|--\w+|`[^`]*`", "", text)  # values, paths, options and code as written
+        assert not ENGLISH_SENTENCE.search(prose), ENGLISH_SENTENCE.search(prose).group(0)
+    english = run_cli("validate", "--raw", bad).stderr
+    assert "the raw data cannot be used" in english and "expected a four-digit year" not in english

@@ -8,7 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from cmestudy import cli, defaults, pipeline
+from cmestudy import cli, defaults, i18n, pipeline
 
 from .conftest import ROOT, run_cli
 from .exports import valid_raw
@@ -85,7 +85,9 @@ def test_the_notebooks_the_command_line_and_the_pipeline_share_one_set_of_defaul
         cell = _parameters_cell(path)
         assert {k: cell[k] for k in expected} == expected, path.name
     args = cli.build_parser().parse_args(["run"])
-    assert {k: getattr(args, k) for k in expected} == expected
+    # the commands' language is the locale's when --lang is not given, the default one when the locale says nothing
+    assert args.lang is None and i18n.from_locale({}) == defaults.LANG
+    assert {k: getattr(args, k) for k in expected if k != "lang"} == {k: v for k, v in expected.items() if k != "lang"}
     assert (args.cell_timeout, args.jobs) == (defaults.CELL_TIMEOUT, defaults.JOBS)
     cfg = pipeline.RunConfig()
     assert {k: getattr(cfg, k) for k in expected} == expected

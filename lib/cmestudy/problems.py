@@ -32,7 +32,7 @@ class DataProblem:
 
     @classmethod
     def from_message(
-        cls, file: str, row: int | None, column: str | None, value: str | None, message: str, **params
+        cls, file: str, row: int | None, column: str | None, value: str | None, message: str, /, **params
     ) -> DataProblem:
         """A problem whose text is the catalogue's ``message`` (English in ``expected``)."""
         from . import i18n

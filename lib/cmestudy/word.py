@@ -28,7 +28,7 @@ import string
 from docx import Document
 from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Emu, Pt, RGBColor
@@ -505,7 +505,9 @@ class Writer:
                 title.getparent().remove(title)
                 self.walk(section, numbered=False)
             elif "front-matter" in cls:  # after the title page and its abstract, on a page of its own
-                self.doc.add_page_break()
+                run = self.doc.add_paragraph().add_run()
+                set_fonts(run)
+                run.add_break(WD_BREAK.PAGE)
                 self.walk(section, numbered=False)
             else:
                 self.walk(section, numbered="appendix" not in cls)
