@@ -31,8 +31,8 @@ test: install ## Run the test suite: ruff (lint and format check), then pytest w
 test-slow: install ## The slow tier: soak loops, exhaustive searches, checks in LibreOffice and a browser (CI runs it)
 	$(BIN)/python -m pytest -m slow -n 2 --dist loadfile
 
-lab: install ## Open JupyterLab on the notebooks with the cmestudy kernel
-	$(BIN)/jupyter lab notebooks/
+lab: install ## JupyterLab on the project (notebooks in front; saving never writes outputs into notebooks/)
+	$(BIN)/jupyter lab --config=jupyter_server_config.py $(if $(filter 0,$(shell id -u)),--allow-root)
 
 data: install ## Regenerate the reconstructed default data set in data/raw/ (byte-identical)
 	$(BIN)/cmestudy reconstruct --raw data/raw

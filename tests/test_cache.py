@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import ROOT, run_cli
 from .exports import valid_raw
 
 ALL = {"01_ingest", "02_clean", "03_descriptive", "04_chisquare", "05_prospects"}
@@ -168,3 +168,32 @@ def test_asking_for_more_formats_builds_the_report_again_without_running_a_noteb
     every = pipeline.run(pipeline.RunConfig(raw_dir=raw, out_dir=out, processed_dir=out / "processed", progress=False))
     assert sorted(every) == ["docx", "html", "pdf"] and all(p.is_file() for p in every.values())
     assert "nothing changed" in run_cli("run", "--raw", raw, "--out", out, "--no-progress").stderr
+
+
+def test_a_notebook_run_by_hand_with_other_parameters_never_mixes_with_the_study(tmp_path):
+    """The worst case of a notebook run in JupyterLab: pointed at the study's own directories, with other
+    study years and in Chinese. The next `cmestudy run` notices that the files it wrote changed, runs
+    again what wrote them, and leaves output/ as a clean run does."""
+    from cmestudy import inprocess
+
+    raw = valid_raw(tmp_path)
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    for folder in (out, clean):
+        proc = run_cli("run", "--raw", raw, "--out", folder, "--no-progress", "--formats", "html")
+        assert proc.returncode == 0, proc.stderr
+    by_hand = {"raw_dir": str(raw), "processed_dir": str(out / "processed"), "output_dir": str(out), "lang": "zh",
+               "years": [2022, 2023]}  # fmt: skip
+    for notebook in ("02_clean", "04_chisquare"):
+        with inprocess.collected(dpi=0):
+            inprocess.run_notebook(ROOT / "notebooks" / f"{notebook}.ipynb", by_hand)
+    assert any("年" in p.read_text(encoding="utf-8-sig") for p in (out / "tables").glob("*.csv"))
+    again = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html")
+    assert again.returncode == 0, again.stderr
+    assert "changed outside a run" in again.stderr and executed(again.stderr) == ALL
+    for part in ("tables", "findings"):
+        mine = sorted(p.relative_to(out) for p in (out / part).rglob("*") if p.is_file())
+        theirs = sorted(p.relative_to(clean) for p in (clean / part).rglob("*") if p.is_file())
+        assert mine == theirs
+        for rel in mine:
+            assert (out / rel).read_bytes() == (clean / rel).read_bytes(), rel
+    assert "nothing changed" in run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html").stderr

@@ -8,13 +8,20 @@ What a notebook uses is declared beside it, in its metadata (``metadata.cmestudy
 * ``writes`` -- the files it writes under the processed directory (they must exist for it to
   be skipped).
 
-A notebook's fingerprint is the SHA-256 of the notebook file itself, the values of its
-parameters, the source of the ``cmestudy`` package (every ``.py``, ``.yml`` and template
+A notebook's fingerprint is the SHA-256 of what the notebook runs (:func:`notebook_digest`: its
+cells' sources and tags and its ``metadata.cmestudy``; not its outputs, execution counts or the
+metadata JupyterLab adds when it saves), the values of its parameters, the source of the ``cmestudy`` package (every ``.py``, ``.yml`` and template
 file), and the content checksums of its inputs. Because downstream fingerprints use the
 *content* of upstream outputs, a notebook that re-runs but writes identical files does not
 make the next one re-run. A notebook that starts reading a new file declares it, and its
 fingerprint follows. The fingerprints of the last successful run are kept in
 ``OUT/.cmestudy-cache.json``.
+
+A run trusts only files it wrote itself: beside each fingerprint it keeps the checksums of the
+files the notebook wrote under the processed directory (:func:`writes_digest`), and of the study's
+tables, figures and findings under ``OUT`` (:func:`output_digest`). A notebook run by hand (in
+JupyterLab, with other parameters) that rewrote one of them makes the next run execute again what
+wrote it, so the report never mixes an interactive run's files with the study's.
 """
 
 from __future__ import annotations
@@ -51,11 +58,28 @@ def _files(base: Path, patterns) -> list[Path]:
     return out
 
 
+def notebook_digest(notebook_path: Path) -> str:
+    """The SHA-256 of what a notebook runs: each cell's type, source and tags, and ``metadata.cmestudy``.
+    Outputs, execution counts, cell ids and any other metadata (what JupyterLab writes when it saves)
+    leave it unchanged; an edit to a cell or a parameter changes it."""
+    nb = json.loads(Path(notebook_path).read_text(encoding="utf-8"))
+    cells = [
+        [
+            c.get("cell_type"),
+            "".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", ""),
+            c.get("metadata", {}).get("tags", []),
+        ]
+        for c in nb.get("cells", [])
+    ]
+    what = {"cells": cells, "cmestudy": nb.get("metadata", {}).get("cmestudy", {})}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
 def fingerprint(notebook_path: Path, params: dict, raw_dir: Path, processed_dir: Path, package: str) -> str:
     """The fingerprint of a notebook for these parameters and inputs (see the module docstring)."""
     uses = declared(notebook_path)
     h = hashlib.sha256()
-    h.update(Path(notebook_path).read_bytes())
+    h.update(notebook_digest(notebook_path).encode())
     used = uses.get("parameters", sorted(params))
     h.update(json.dumps({k: params.get(k) for k in used}, sort_keys=True).encode())
     h.update(package.encode())
@@ -67,10 +91,67 @@ def fingerprint(notebook_path: Path, params: dict, raw_dir: Path, processed_dir:
     return h.hexdigest()
 
 
-def outputs_present(notebook_path: Path, processed_dir: Path, executed: Path) -> bool:
-    """The executed copy and every file the notebook declares it writes exist."""
+def outputs_present(notebook_path: Path, processed_dir: Path, executed: Path, recorded: dict | None = None) -> bool:
+    """The executed copy and every file the notebook declares it writes exist, and (when ``recorded``
+    holds the checksums the run kept, :func:`writes_digest`) are the files the run wrote."""
     writes = declared(notebook_path).get("writes", {}).get("processed", [])
-    return executed.is_file() and all((Path(processed_dir) / o).is_file() for o in writes)
+    if not (executed.is_file() and all((Path(processed_dir) / o).is_file() for o in writes)):
+        return False
+    return recorded is None or writes_digest(notebook_path, processed_dir) == recorded
+
+
+def writes_digest(notebook_path: Path, processed_dir: Path) -> dict[str, str]:
+    """The checksum of each file a notebook declares it writes under the processed directory."""
+    out = {}
+    for pattern in declared(notebook_path).get("writes", {}).get("processed", []):
+        path = Path(processed_dir) / pattern
+        out[pattern] = sha256_file(path) if path.is_file() else "missing"
+    return out
+
+
+def written(executed: Path) -> set[str]:
+    """The tables and figures an executed notebook wrote under ``OUT``, from the markers of what it shows
+    (``data-csv`` on a table or a CSV-only marker, ``data-name`` on a figure): ``tables/<name>.csv``,
+    ``figures/<name>.png`` and ``.svg``."""
+    import re
+
+    try:
+        text = Path(executed).read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    out = {f"tables/{m}.csv" for m in re.findall(r'data-csv=\\"([^"\\]+)\\"', text)}
+    for m in re.findall(r'data-name=\\"([^"\\]+)\\"', text):
+        out |= {f"figures/{m}.png", f"figures/{m}.svg"}
+    return out
+
+
+def prune(out_dir: Path, keep: set[str]) -> list[Path]:
+    """Remove the files under ``OUT/tables`` and ``OUT/figures`` that no notebook of the run wrote (a
+    table of an earlier run or of a notebook run by hand); returns them."""
+    gone = []
+    for part in ("tables", "figures"):
+        base = Path(out_dir) / part
+        for p in sorted(base.iterdir()) if base.is_dir() else []:
+            if p.is_file() and f"{part}/{p.name}" not in keep:
+                p.unlink()
+                gone.append(p)
+    return gone
+
+
+#: The study's own files under OUT that a notebook run by hand could overwrite.
+OUTPUT_PARTS = ("tables", "figures", "findings")
+
+
+def output_digest(out_dir: Path) -> str:
+    """One SHA-256 of every file under ``OUT/tables``, ``OUT/figures`` and ``OUT/findings`` (names and contents)."""
+    h = hashlib.sha256()
+    for part in OUTPUT_PARTS:
+        base = Path(out_dir) / part
+        for p in sorted(base.rglob("*")) if base.is_dir() else []:
+            if p.is_file():
+                h.update(str(p.relative_to(out_dir)).encode())
+                h.update(sha256_file(p).encode())
+    return h.hexdigest()
 
 
 def load_state(out_dir: Path) -> dict:

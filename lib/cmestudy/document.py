@@ -78,6 +78,10 @@ def strip_notebook(nb):
             for o in cell.get("outputs", []):
                 if o.get("output_type") in ("display_data", "execute_result"):
                     data = {k: v for k, v in o.get("data", {}).items() if k in KEEP_MIME}
+                    if "text/html" in data:  # the notebook's own styles: the report has its stylesheet
+                        text = data["text/html"]
+                        text = "".join(text) if isinstance(text, list) else text
+                        data["text/html"] = re.sub(r"<style data-cme-notebook>.*?</style>", "", text, flags=re.S)
                     if "text/html" in data or "image/png" in data or "text/markdown" in data:
                         data.pop("text/plain", None)
                     if data:

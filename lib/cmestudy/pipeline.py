@@ -488,6 +488,12 @@ def execute(cfg: RunConfig, on_done=None) -> tuple[list[Path], int]:
     previous = cache.load_state(cfg.out_dir)
     state = {} if cfg.force else previous
     state["seconds"] = dict(previous.get("seconds", {}))  # how long each notebook took when it last ran
+    state["writes"] = dict(previous.get("writes", {}))  # checksums of what each notebook wrote
+    if previous.get("outputs") and previous["outputs"] != cache.output_digest(cfg.out_dir):
+        # the study's tables, figures or findings were rewritten outside a run (a notebook run by hand):
+        # every notebook runs again, so that the report holds only the study's own files
+        say(cfg, "outputs_changed", out=str(cfg.out_dir))
+        state = {"seconds": state["seconds"], "writes": {}}
     package = cache.package_digest()
     params = cfg.parameters()
     kernel = None
@@ -499,7 +505,10 @@ def execute(cfg: RunConfig, on_done=None) -> tuple[list[Path], int]:
 
     def current(name, f):
         return state.get(name) == f and cache.outputs_present(
-            Path(cfg.notebooks_dir) / f"{name}.ipynb", cfg.processed_dir, out_nb / f"{name}.ipynb"
+            Path(cfg.notebooks_dir) / f"{name}.ipynb",
+            cfg.processed_dir,
+            out_nb / f"{name}.ipynb",
+            state.get("writes", {}).get(name),
         )
 
     names = list(cfg.notebooks)
@@ -549,6 +558,9 @@ def _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done, known
                 say(cfg, "step", i=names.index(name) + 1, total=total, name=name)
                 _execute_one(cfg, name, kernel, cfg.progress, pool=pool, on_done=on_done, seconds=state["seconds"])
                 state[name] = f
+                state["writes"][name] = cache.writes_digest(
+                    Path(cfg.notebooks_dir) / f"{name}.ipynb", cfg.processed_dir
+                )
                 cache.save_state(cfg.out_dir, state)
             else:
                 say(
@@ -572,6 +584,9 @@ def _execute_groups(cfg, names, state, fp, current, kernel, pool, on_done, known
                         try:
                             futures[n].result()
                             state[n] = f
+                            state["writes"][n] = cache.writes_digest(
+                                Path(cfg.notebooks_dir) / f"{n}.ipynb", cfg.processed_dir
+                            )
                         except (NotebookFailed, OutOfSpace) as exc:
                             failure = failure or exc
                     cache.save_state(cfg.out_dir, state)
@@ -643,6 +658,9 @@ def run(cfg: RunConfig) -> dict[str, Path]:
         return out
     from . import document, published, storage
 
+    keep = set().union(*(cache.written(p) for p in sorted((Path(cfg.out_dir) / "notebooks").glob("*.ipynb"))))
+    cache.prune(cfg.out_dir, keep)  # the study's tables and figures, and no other
+
     for w in storage.load_ingested_warnings(cfg.processed_dir):  # files and sheets not read are never silent
         say(cfg, "run_warning", text=w.text(cfg.lang) if hasattr(w, "text") else str(w))
     say(cfg, "building")
@@ -661,6 +679,7 @@ def run(cfg: RunConfig) -> dict[str, Path]:
     )
     st["report"] = report_fp
     st["report_files"], st["asked"] = sorted(out), asked
+    st["outputs"] = cache.output_digest(cfg.out_dir)
     cache.save_state(cfg.out_dir, st)
     say(cfg, "wrote", files=", ".join(str(p) for p in out.values()), seconds=f"{time.perf_counter() - t0:.1f}")
     return out

@@ -29,6 +29,8 @@ from . import defaults, fonts, i18n, tables
 from .fileio import write_bytes, write_csv
 
 FIGURE_DPI = 300  # print resolution, for the PDF and the Word report alike
+#: The PDF's text block (A4 less 16 mm margins, report.css): a figure takes the same share of a notebook's width.
+TEXT_BLOCK_IN = (210 - 2 * 16) / 25.4
 
 _STATE: dict = {"output_dir": None}
 
@@ -61,6 +63,40 @@ def level_values(alpha: float, confidence: float) -> dict:
     }
 
 
+#: The report's look for what a notebook shows in JupyterLab (whose own styles right-align every cell):
+#: three-line tables with text left and numbers right, centred spanning headers, the warning box, captions,
+#: and a font stack that Windows, macOS and Linux viewers have for Chinese. Each output carries it
+#: (``<style data-cme-notebook>``); the report, which has its own stylesheet, drops it.
+NOTEBOOK_CSS = (
+    ".cme-table-wrap,.cme-text,.cme-callout,figure.cme-figure{font-family:system-ui,-apple-system,'Segoe UI',"
+    "'PingFang SC','Hiragino Sans GB','Microsoft YaHei','Noto Sans CJK SC','Source Han Sans SC',"
+    "'WenQuanYi Micro Hei',sans-serif}"
+    ".cme-table-wrap{margin:.8em 0 1.2em;overflow-x:auto}"
+    ".cme-table-wrap p.cme-caption{font-weight:bold;margin:0 0 .3em;text-align:left}"
+    "table.cme-table{border-collapse:collapse;border:none;border-top:1.5px solid #000;"
+    "border-bottom:1.5px solid #000;font-variant-numeric:tabular-nums;margin:0;width:auto;table-layout:auto}"
+    "table.cme-table thead{border-bottom:none}"
+    "table.cme-table th,table.cme-table td{padding:.2em .6em;border:none;vertical-align:top;"
+    "text-align:left;background:none}"
+    "table.cme-table thead th{text-align:center;font-weight:bold;vertical-align:bottom}"
+    "table.cme-table thead tr:last-child th,table.cme-table thead th.corner,table.cme-table thead th.spans-down"
+    "{border-bottom:.75px solid #000}"
+    "table.cme-table thead th.corner{text-align:left}"
+    "table.cme-table td.num{text-align:right;white-space:nowrap}"
+    "table.cme-table th.nw{white-space:nowrap}"
+    "table.cme-table tbody th{font-weight:normal}"
+    "table.cme-table tbody tr,table.cme-table tbody tr:nth-child(odd),table.cme-table tbody tr:nth-child(even),"
+    "table.cme-table tbody tr:hover{background:none}"
+    "p.cme-note{font-size:.85em;color:#555;margin:.3em 0 0}"
+    ".cme-callout{border-left:4px solid #2a6fb0;background:#eef5fb;padding:.5em 1em;margin:.8em 0}"
+    ".cme-callout.cme-warning{border-left-color:#c0392b;background:#fdf0ee}"
+    ".cme-callout.cme-ok{border-left-color:#2e8540;background:#eef8f0}"
+    "figure.cme-figure{margin:1em 0}figure.cme-figure img{height:auto}"
+    "figure.cme-figure figcaption{font-size:.9em;margin-top:.3em}"
+)
+STYLE_TAG = f"<style data-cme-notebook>{NOTEBOOK_CSS}</style>"
+
+
 def _display(html_text: str) -> None:
     sink = _STATE.get("sink")
     if sink is not None:  # notebooks run in this process (cmestudy.inprocess) collect what they show
@@ -71,7 +107,7 @@ def _display(html_text: str) -> None:
         from IPython.display import HTML, display
 
         if get_ipython() is not None:
-            display(HTML(html_text))
+            display(HTML(STYLE_TAG + html_text))
             return
     except ImportError:  # pragma: no cover - IPython is a dependency
         pass
@@ -154,15 +190,16 @@ def show(
             say("note.table_empty", kind="ok", caption=i18n.plain(_message(caption, values)))
         return
     out = _STATE.get("output_dir")
+    stem = name or slug(i18n.plain(_message(caption, values, "en")))
     if out is not None:
         flat = tables.labelled(frame)
         if isinstance(flat.columns, pd.MultiIndex):
             flat.columns = [" ".join(str(c) for c in col if str(c)) for col in flat.columns]
-        stem = name or slug(i18n.plain(_message(caption, values, "en")))
         write_csv(
             out / "tables" / f"{stem}.csv", flat.reset_index() if not isinstance(flat.index, pd.RangeIndex) else flat
         )
-    if csv_only:
+    if csv_only:  # nothing shown; a marker says which file the notebook wrote (cmestudy.pipeline keeps no other)
+        _display(f'<div class="cme-written" data-csv="{html.escape(stem)}" hidden></div>')
         return
     grid = tables.layout(frame, formats, row_formats, marks)
     cap = _message(caption, values)
@@ -180,7 +217,11 @@ def show(
         *(c for _, cells in grid.rows for c in cells),
     ]
     _check(texts, f"table {i18n.plain(cap)!r}")
-    _display(tables.to_html(grid, cap, notes))
+    _display(
+        tables.to_html(grid, cap, notes).replace(
+            '<div class="cme-table-wrap">', f'<div class="cme-table-wrap" data-csv="{html.escape(stem)}">', 1
+        )
+    )
 
 
 def figure(fig, caption: str, name: str | None = None, **values) -> None:
@@ -217,8 +258,10 @@ def figure(fig, caption: str, name: str | None = None, **values) -> None:
         write_bytes(out / "figures" / f"{stem}.svg", svg.getvalue())
     plt.close(fig)
     data = base64.b64encode(png.getvalue()).decode("ascii")
+    share = min(100.0, 100 * width_in / TEXT_BLOCK_IN)  # the share of the page's text block it takes in print
     _display(
-        f'<figure class="cme-figure"><img alt="{html.escape(i18n.plain(cap))}" style="width: {width_in:.2f}in" '
+        f'<figure class="cme-figure"><img alt="{html.escape(i18n.plain(cap))}" data-width-in="{width_in:.2f}" '
+        f'style="width: {share:.1f}%; max-width: {1.6 * width_in:.2f}in" '
         f'data-name="{stem}" src="data:image/png;base64,{data}"/>'
         f"<figcaption>{tables.inline(cap)}</figcaption></figure>"
     )

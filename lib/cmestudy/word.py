@@ -432,7 +432,9 @@ class Writer:
         if img is None or not (img.get("src") or "").startswith("data:image/png;base64,"):
             return
         data = base64.b64decode(img.get("src").split(",", 1)[1])
-        width_in = float(re.search(r"width:\s*([\d.]+)in", img.get("style") or "width: 6in").group(1))
+        width_in = float(
+            img.get("data-width-in") or re.search(r"width:\s*([\d.]+)in", img.get("style") or "width: 6in").group(1)
+        )
         p = self.doc.add_paragraph()
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         p.paragraph_format.keep_with_next = True
