@@ -210,3 +210,29 @@ def test_identities_whose_keys_collide_share_the_key(monkeypatch):
     codes = list(keys.codes)
     assert codes[0] == codes[1] == codes[2] and codes[3] == -1
     assert list(keys.categories) == [0]
+
+
+def test_the_checksum_of_a_file_larger_than_its_block_stays_within_the_block(tmp_path):
+    """A 300 MB file hashed in a fresh process: its resident memory grows by about one block (8 MB),
+    not by the file (a memory map kept every hashed page resident: 1 GB for a 1 GB export)."""
+    import hashlib
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.csv"
+    chunk = b"P21L,S00001,\xe4\xb8\xbb\xe6\xb2\xbb\xe5\x8c\xbb\xe5\xb8\x88\n" * 200_000  # 4.2 MB
+    with big.open("wb") as fh:
+        for _ in range(75):
+            fh.write(chunk)
+        fh.write(b"\x00tail")
+    script = (
+        "import resource, sys\n"
+        "from cmestudy.fileio import sha256_and_nul\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "digest, nul = sha256_and_nul(sys.argv[1])\n"
+        "print(digest, nul, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(big)], capture_output=True, text=True, check=True)
+    digest, nul, grew_kb = out.stdout.split()
+    assert digest == hashlib.sha256(big.read_bytes()).hexdigest() and int(nul) == 75 * len(chunk)
+    assert int(grew_kb) < 40_000, f"the checksum grew the process by {int(grew_kb) // 1000} MB"

@@ -211,3 +211,65 @@ def test_scaling_every_cluster_leaves_the_design_based_test_unchanged_and_the_na
     table = design.robustness_table(tests, clustered)
     assert table.loc[2022, ("rao_scott", "p_f")] == pytest.approx(R_SURVEY["A"][1][3], rel=1e-6)
     assert table.loc[2022, ("design", "n_effective")] == round(big.sum() / clustered[2022].table.mean_deff)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6))
+def test_gee_from_counts_equals_statsmodels_on_the_learners_rows(seed):
+    """The closed-form GEE on per-project counts (design.exchangeable_gee) against statsmodels' GEE
+    fitted to one row per learner, on random clustered data (clusters of 1-40, a random project effect)."""
+    import warnings
+
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(seed)
+    clusters = int(rng.integers(4, 25))
+    n = rng.integers(1, 41, clusters)
+    x = rng.integers(0, 2, clusters)
+    x[:2] = [0, 1]
+    mu = 1 / (1 + np.exp(-(rng.normal(-0.2, 0.5) + rng.normal(0, 1) * x + rng.normal(0, 0.8, clusters))))
+    s = rng.binomial(n, mu)
+    if not all(0 < s[x == g].sum() < n[x == g].sum() for g in (0, 1)):
+        return  # a mode whose learners are all of one title: no logit, not computable
+    y = np.concatenate([np.r_[np.ones(k), np.zeros(m - k)] for m, k in zip(n, s, strict=True)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.GEE(y, sm.add_constant(np.repeat(x, n).astype(float), has_constant="add"),
+                     groups=np.repeat(np.arange(clusters), n), family=sm.families.Binomial(),
+                     cov_struct=sm.cov_struct.Exchangeable()).fit(ctol=1e-12, maxiter=500)  # fmt: skip
+    params, cov, rho = design.exchangeable_gee(n, s, x)
+    assert params == pytest.approx(np.asarray(fit.params), abs=1e-6)
+    assert np.sqrt(np.diag(cov)) == pytest.approx(np.asarray(fit.bse), rel=1e-5, abs=1e-9)
+    assert rho == pytest.approx(float(fit.cov_struct.dep_params), abs=1e-6)
+
+
+def test_the_design_based_tests_cost_what_the_projects_do_not_what_the_learners_do():
+    """Ten billion learners in 40 projects: counts in, counts out (a learner-level fit would not fit in memory)."""
+    import time
+
+    rng = np.random.default_rng(7)
+    clusters = [[rng.integers(10**7, 10**8, 3), [0, 0, 0]] for _ in range(20)] + [
+        [[0, 0, 0], rng.integers(10**7, 10**8, 3)] for _ in range(20)
+    ]
+    learners = _learners(clusters)
+    t0 = time.perf_counter()
+    ors = design.clustered_odds_ratios(learners, 2021, [("junior", "intermediate"), ("senior", "intermediate")])
+    assert time.perf_counter() - t0 < 5
+    assert ors["or_gee"].notna().all() and learners["learners"].sum() > 10**9
+
+
+def test_the_default_data_2021_design_based_test_equals_r_survey():
+    """R 4.2.2, survey 4.1.1, on the learners of 2021 in data/processed (one row per learner):
+    svychisq(~mode + grade, svydesign(ids = ~project_id, data = d), statistic = "F")
+    F = 1.73265221989671, ndf = 1.5122008433079, ddf = 63.5124354189319, p = 0.191232949361624."""
+    from cmestudy import association, cleaning, ingest
+    from cmestudy.schema import load_codebook
+
+    from .conftest import RAW
+
+    study = cleaning.clean(ingest.read_raw_dir(RAW, key=b"k" * 16), codebook=load_codebook(RAW))
+    tests = association.mode_title_tests(study.learners, [2021])
+    table = design.design_tests(study.learners, tests)[2021].table
+    assert (table.f, table.ndf, table.ddf, table.p_f) == pytest.approx(
+        (1.73265221989671, 1.5122008433079, 63.5124354189319, 0.191232949361624), rel=1e-9
+    )

@@ -325,30 +325,92 @@ def design_tests(learners: pd.DataFrame, tests, adjust: str = "bonferroni", conf
     return out
 
 
+def exchangeable_gee(n, s, x, maxiter: int = 200, tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray, float]:
+    """Logistic GEE with exchangeable correlation within clusters, from per-cluster counts.
+
+    The model is :math:`\\mathrm{logit}\\, P(y_{ij} = 1) = \\beta_0 + \\beta_1 x_i`, with the binary
+    covariate constant within cluster :math:`i` (delivery mode is a project's), so a cluster is
+    summed up by its size :math:`n_i`, its successes :math:`s_i` and :math:`x_i`. With the
+    exchangeable working correlation :math:`R = (1-\\rho) I + \\rho J` the inverse has the closed
+    form :math:`R^{-1} = (I - \\rho J / (1 + (n-1)\\rho)) / (1-\\rho)`, so
+    :math:`\\mathbf 1^T R^{-1} = \\mathbf 1^T / (1 + (n_i-1)\\rho)` and the estimating equations of
+    Liang & Zeger ([3]) become :math:`\\sum_i w_i\\, (1, x_i)^T (s_i - n_i \\mu_i) = 0` with
+    :math:`w_i = 1 / (1 + (n_i - 1)\\rho)`: for each value of :math:`x` the fitted mean is the weighted
+    share :math:`\\mu = \\sum w_i s_i / \\sum w_i n_i`. :math:`\\rho` is statsmodels' moment estimator
+    (``Exchangeable.update``): with Pearson residuals summed within clusters,
+    :math:`\\hat\\rho = \\sum_i ((\\sum_j r_{ij})^2 - \\sum_j r_{ij}^2)/2 \\big/ (\\phi\\, (P - p))`, :math:`P`
+    the number of within-cluster pairs, :math:`\\phi = \\sum r^2 / (N - p)`; the two are iterated to a
+    fixed point. The covariance is the robust sandwich :math:`B^{-1} M B^{-1}`,
+    :math:`B = \\sum_i w_i n_i v_i\\, z_i z_i^T`, :math:`M = \\sum_i w_i^2 (s_i - n_i\\mu_i)^2 z_i z_i^T`,
+    :math:`z_i = (1, x_i)`, :math:`v_i = \\mu_i (1 - \\mu_i)`.
+
+    Its cost grows with the clusters, not the learners; the result equals ``statsmodels.genmod.GEE``
+    on the learner-level rows (a test compares them on random clustered data). Each value of ``x``
+    needs a success and a failure (else a fitted mean of 0 or 1 has no logit).
+
+    Returns (params, robust covariance, rho).
+    """
+    n, s, x = (np.asarray(a, dtype=float) for a in (n, s, x))
+    big_n, p = n.sum(), 2
+    z = np.column_stack([np.ones_like(x), x])
+    pairs = 0.5 * n * (n - 1)
+    rho = 0.0
+    for _ in range(maxiter):
+        w = 1.0 / (1.0 + (n - 1.0) * rho)
+        mu = np.empty_like(n)
+        for g in (0.0, 1.0):
+            m = x == g
+            mu[m] = (w[m] * s[m]).sum() / (w[m] * n[m]).sum()
+        v = mu * (1 - mu)
+        ssr = (s * (1 - mu) ** 2 + (n - s) * mu**2) / v  # sum of squared Pearson residuals per cluster
+        summed = (s - n * mu) / np.sqrt(v)  # their sum per cluster
+        scale = ssr.sum() / (big_n - p)
+        total = pairs.sum()
+        new = ((summed**2 - ssr) / 2).sum() / scale / (total - p) if total > p else 0.0
+        done = abs(new - rho) < tol
+        rho = new
+        if done:
+            break
+    w = 1.0 / (1.0 + (n - 1.0) * rho)
+    for g in (0.0, 1.0):
+        m = x == g
+        mu[m] = (w[m] * s[m]).sum() / (w[m] * n[m]).sum()
+    v = mu * (1 - mu)
+    m0, m1 = mu[x == 0][0], mu[x == 1][0]
+    params = np.array([np.log(m0 / (1 - m0)), np.log(m1 / (1 - m1)) - np.log(m0 / (1 - m0))])
+    bread = np.linalg.inv((z * (w * n * v)[:, None]).T @ z)
+    u = z * (w * (s - n * mu))[:, None]
+    return params, bread @ (u.T @ u) @ bread, float(rho)
+
+
 def clustered_odds_ratios(learners: pd.DataFrame, year: int, pairs, confidence: float = 0.95) -> pd.DataFrame:
     """Odds of the first title of each pair against the second, live vs face-to-face: naive and
     with learners clustered in projects.
 
     For the learners of the two titles in ``year``, the logistic model
     :math:`\\mathrm{logit}\\, P(\\text{first}) = \\beta_0 + \\beta_1 \\cdot \\text{live}` is fitted
-    by GEE ([3]) with an exchangeable working correlation within projects
-    (``statsmodels.genmod.GEE``, robust sandwich covariance); :math:`e^{\\beta_1}` is the odds
-    ratio, with its Wald interval at ``confidence``, and the exchangeable correlation is the
-    estimated intra-project correlation of the title. The naive odds ratio is the 2 x 2 table's,
-    with Woolf's interval (the same model fitted as if learners were independent).
+    by GEE ([3]) with an exchangeable working correlation within projects, from the counts of each
+    project (:func:`exchangeable_gee`, equal to ``statsmodels.genmod.GEE`` on the learners' rows);
+    :math:`e^{\\beta_1}` is the odds ratio, with its Wald interval at ``confidence`` from the robust
+    covariance, and the exchangeable correlation is the estimated intra-project correlation of the
+    title. The naive odds ratio is the 2 x 2 table's, with Woolf's interval (the same model fitted as
+    if learners were independent).
     """
-    import statsmodels.api as sm
-
     z = sps.norm.ppf(0.5 + confidence / 2)
     rows = []
+    lr = learners[(learners.year == int(year)) & (learners.learners > 0)]
     for first, second in pairs:
-        lr = learners[(learners.year == int(year)) & learners.grade.isin([first, second]) & (learners.learners > 0)]
-        lr = lr.loc[lr.index.repeat(lr.learners.to_numpy())]
-        y = (lr.grade.astype(str) == first).to_numpy(dtype=float)
-        live = (lr["mode"].astype(str) == "live").to_numpy(dtype=float)
-        a, b = np.sum(y * live), np.sum((1 - y) * live)
-        c, d = np.sum(y * (1 - live)), np.sum((1 - y) * (1 - live))
-        projects = lr.groupby(lr["mode"].astype(str)).project_id.nunique()
+        sub = lr[lr.grade.isin([first, second])]
+        per = (
+            sub.assign(first=np.where(sub.grade.astype(str) == first, sub.learners, 0))
+            .groupby("project_id", observed=True)
+            .agg(n=("learners", "sum"), s=("first", "sum"), mode=("mode", "first"))
+        )
+        live = (per["mode"].astype(str) == "live").to_numpy(dtype=float)
+        n, s = per["n"].to_numpy(dtype=float), per["s"].to_numpy(dtype=float)
+        a, b = np.sum(s * live), np.sum((n - s) * live)
+        c, d = np.sum(s * (1 - live)), np.sum((n - s) * (1 - live))
+        projects = per.groupby(per["mode"].astype(str)).size()
         why = "zero_cell" if min(a, b, c, d) == 0 else "single_project_mode" if projects.min() < 2 else None
         if why:  # an odds ratio of 0 or infinity, or a mode's robust variance from one project: no estimate
             rows.append({"first": first, "second": second, **dict.fromkeys(_OR_COLUMNS, np.nan),
@@ -356,20 +418,10 @@ def clustered_odds_ratios(learners: pd.DataFrame, year: int, pairs, confidence: 
             continue
         naive = np.log(a * d / (b * c))
         se_naive = np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
-        model = sm.GEE(
-            y,
-            sm.add_constant(live, has_constant="add"),
-            groups=pd.factorize(lr.project_id)[0],
-            family=sm.families.Binomial(),
-            cov_struct=sm.cov_struct.Exchangeable(),
-        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            try:
-                fit = model.fit()
-                beta, se = float(fit.params[1]), float(fit.bse[1])
-            except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
-                beta = se = np.nan
+            params, cov, rho = exchangeable_gee(n, s, live)
+        beta, se = float(params[1]), float(np.sqrt(cov[1, 1]))
         if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
             rows.append({"first": first, "second": second, **dict.fromkeys(_OR_COLUMNS, np.nan),
                          "not_computable": "fit_failed"})  # fmt: skip
@@ -385,7 +437,7 @@ def clustered_odds_ratios(learners: pd.DataFrame, year: int, pairs, confidence: 
                 "or_gee_low": np.exp(beta - z * se),
                 "or_gee_high": np.exp(beta + z * se),
                 "p_gee": float(2 * sps.norm.sf(abs(beta / se))),
-                "icc": float(fit.cov_struct.dep_params),
+                "icc": rho,
                 "se_ratio": se / se_naive,
                 "not_computable": None,
             }

@@ -126,19 +126,33 @@ def sha256_file(path: str | os.PathLike) -> str:
     return sha256_and_nul(path)[0]
 
 
-def sha256_and_nul(path: str | os.PathLike) -> tuple[str, int]:
+#: The block a checksum reads at a time, into one buffer used again for every block.
+CHECKSUM_BLOCK = 8 << 20
+
+
+def sha256_and_nul(path: str | os.PathLike, block: int = CHECKSUM_BLOCK) -> tuple[str, int]:
     """The SHA-256 of a file and the offset of its first NUL byte (-1 if none), in one pass.
 
-    The file is memory-mapped, so its pages are hashed where the page cache holds them, not
-    copied first (on a virtual machine the copy's fresh pages cost more than the hashing)."""
-    import mmap
-
+    The file is read in blocks into one buffer that is used again for every block, so the memory
+    the checksum takes is the block's whatever the file's size (a memory map of the whole file
+    would leave every page it hashed in the process's resident memory, which a worker's memory
+    limit counts), and no fresh page is touched after the first block (on a virtual machine fresh
+    pages cost more than the hashing)."""
+    digest, nul, offset = hashlib.sha256(), -1, 0
+    buffer = bytearray(block)
+    view = memoryview(buffer)
     with open(path, "rb", buffering=0) as fh:
-        size = os.fstat(fh.fileno()).st_size
-        if size == 0:
-            return hashlib.sha256().hexdigest(), -1
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            return hashlib.sha256(mapped).hexdigest(), mapped.find(b"\x00")
+        while True:
+            n = fh.readinto(buffer)
+            if not n:
+                break
+            digest.update(view[:n])
+            if nul < 0:
+                at = buffer.find(b"\x00", 0, n)
+                if at >= 0:
+                    nul = offset + at
+            offset += n
+    return digest.hexdigest(), nul
 
 
 def checksums(directory: str | os.PathLike) -> dict[str, str]:

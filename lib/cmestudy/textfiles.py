@@ -16,7 +16,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,14 +78,17 @@ def check_nul(name: str, text: str) -> None:
         raise _nul_problem(name, text.count("\n", 0, at) + 1)
 
 
-def check_nul_file(path: Path) -> None:
-    """Refuse a (large) file holding a NUL byte, naming its row: a ``memchr`` over the mapped file."""
-    if path.stat().st_size == 0:
-        return
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        at = mm.find(b"\x00")
-        if at >= 0:
-            raise _nul_problem(path.name, mm[:at].count(b"\n") + 1)
+def check_nul_file(path: Path, block: int = 8 << 20) -> None:
+    """Refuse a (large) file holding a NUL byte, naming its row: blocks read into one reused buffer
+    (bounded memory, as :func:`cmestudy.fileio.sha256_and_nul`), rows counted as they pass."""
+    buffer = bytearray(block)
+    rows = 0
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            at = buffer.find(b"\x00", 0, n)
+            if at >= 0:
+                raise _nul_problem(path.name, rows + buffer.count(b"\n", 0, at) + 1)
+            rows += buffer.count(b"\n", 0, n)
 
 
 def locate_bad_byte(path: Path, encoding: str, chunk: int = 1 << 24) -> None:
