@@ -236,3 +236,27 @@ def test_the_checksum_of_a_file_larger_than_its_block_stays_within_the_block(tmp
     digest, nul, grew_kb = out.stdout.split()
     assert digest == hashlib.sha256(big.read_bytes()).hexdigest() and int(nul) == 75 * len(chunk)
     assert int(grew_kb) < 40_000, f"the checksum grew the process by {int(grew_kb) // 1000} MB"
+
+
+def test_the_stored_enrolments_keep_every_learner_key(tmp_path):
+    """The enrolment table written and read back: the same keys on the same rows, a row with no
+    identity still without one (a de-duplication that saw no keys would count repeats as learners)."""
+    import pandas as pd
+
+    from cmestudy import storage
+
+    keys = np.array([2**64 - 1, 7, 2**63 + 5], dtype=np.uint64)
+    frame = pd.DataFrame(
+        {
+            "project_id": pd.Categorical(["P1", "P1", "P2", "P1"]),
+            "professional_title": pd.Categorical(["护师", "护师", "医师", ""]),
+            "learner_key": pd.Categorical.from_codes([0, 2, -1, 0], dtype=pd.CategoricalDtype(pd.Index(keys))),
+            "_file": pd.Categorical(["e.csv"] * 4),
+            "_row": np.arange(2, 6),
+        }
+    )
+    storage.write_enrolments(tmp_path / "enrolments.parquet", frame)
+    back = storage.read_enrolments(tmp_path / "enrolments.parquet")
+    assert list(back.columns) == list(frame.columns)
+    assert back["learner_key"].cat.codes.tolist() == [0, 2, -1, 0]
+    assert back["learner_key"].cat.categories.tolist() == keys.tolist()

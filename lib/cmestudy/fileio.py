@@ -89,9 +89,9 @@ def write_parquet(path: str | os.PathLike, table, row_group_size: int | None = N
 
     if not isinstance(table, pa.Table):
         table = pa.Table.from_pandas(table, preserve_index=False)
-    buf = pa.BufferOutputStream()
-    pq.write_table(table, buf, row_group_size=row_group_size)
-    return write_bytes(path, buf.getvalue().to_pybytes())
+    with atomic_write(path, "wb") as fh:  # straight into the file: no copy of the whole file in memory
+        pq.write_table(table, fh, row_group_size=row_group_size)
+    return Path(path)
 
 
 def defuse_formula(value):
