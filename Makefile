@@ -52,7 +52,7 @@ consistency: install ## Tables consistent with the published figures (about 5 mi
 bench: install ## Benchmark ingest at 1M and 10M rows against DuckDB, and the study run (output/benchmarks/)
 	$(BIN)/python benchmarks/bench.py
 
-bench-scale: install ## Dask engine at 30 and 100 million rows, threads and a 2-worker cluster, peak memory of every process (not in CI)
+bench-scale: install ## Ingest and the whole study (cmestudy run) at 30 and 100 million rows, both engines, threads and a 2-worker cluster, peak of every process (not in CI)
 	$(BIN)/python benchmarks/scale.py
 
 bench-exact: install ## Time Fisher's exact test on r x c tables against R's fisher.test (output/benchmarks/)
