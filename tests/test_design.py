@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats as sps
@@ -215,9 +215,17 @@ def test_scaling_every_cluster_leaves_the_design_based_test_unchanged_and_the_na
 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 10**6))
+@example(212)  # one face-to-face project: the robust SE of the intercept is 0 (statsmodels: 6.9e-17), never NaN
+@example(49)  # one face-to-face project: statsmodels gives NaN for it, ours 0
+@example(214)  # four projects: statsmodels stops without converging; not compared
 def test_gee_from_counts_equals_statsmodels_on_the_learners_rows(seed):
     """The closed-form GEE on per-project counts (design.exchangeable_gee) against statsmodels' GEE
-    fitted to one row per learner, on random clustered data (clusters of 1-40, a random project effect)."""
+    fitted to one row per learner, on random clustered data (clusters of 1-40, a random project effect).
+
+    Compared where statsmodels' fit converges to a finite estimate and each mode has two projects or
+    more (the report's domain: a mode with one project is "not computable" there); with one project in
+    a mode, the robust variance of that mode's parameter is 0 from a single cluster's influence (never
+    negative, never NaN)."""
     import warnings
 
     import statsmodels.api as sm
@@ -231,13 +239,20 @@ def test_gee_from_counts_equals_statsmodels_on_the_learners_rows(seed):
     s = rng.binomial(n, mu)
     if not all(0 < s[x == g].sum() < n[x == g].sum() for g in (0, 1)):
         return  # a mode whose learners are all of one title: no logit, not computable
+    params, cov, rho = design.exchangeable_gee(n, s, x)
+    if min((x == 0).sum(), (x == 1).sum()) < 2:
+        assert not np.any(np.diag(cov) < 0)  # a finite fit's variances are >= 0 (NaN: the caller's fit_failed)
+        if (x == 0).sum() == 1 and np.isfinite(cov[0, 0]):
+            assert cov[0, 0] == pytest.approx(0, abs=1e-12)
+        return
     y = np.concatenate([np.r_[np.ones(k), np.zeros(m - k)] for m, k in zip(n, s, strict=True)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = sm.GEE(y, sm.add_constant(np.repeat(x, n).astype(float), has_constant="add"),
                      groups=np.repeat(np.arange(clusters), n), family=sm.families.Binomial(),
                      cov_struct=sm.cov_struct.Exchangeable()).fit(ctol=1e-12, maxiter=500)  # fmt: skip
-    params, cov, rho = design.exchangeable_gee(n, s, x)
+    if not (fit.converged and np.all(np.abs(np.asarray(fit.params)) < 20)):
+        return  # statsmodels' own iteration fails (a few small projects): nothing to compare with
     assert params == pytest.approx(np.asarray(fit.params), abs=1e-6)
     assert np.sqrt(np.diag(cov)) == pytest.approx(np.asarray(fit.bse), rel=1e-5, abs=1e-9)
     assert rho == pytest.approx(float(fit.cov_struct.dep_params), abs=1e-6)

@@ -342,7 +342,9 @@ def exchangeable_gee(n, s, x, maxiter: int = 200, tol: float = 1e-12) -> tuple[n
     the number of within-cluster pairs, :math:`\\phi = \\sum r^2 / (N - p)`; the two are iterated to a
     fixed point. The covariance is the robust sandwich :math:`B^{-1} M B^{-1}`,
     :math:`B = \\sum_i w_i n_i v_i\\, z_i z_i^T`, :math:`M = \\sum_i w_i^2 (s_i - n_i\\mu_i)^2 z_i z_i^T`,
-    :math:`z_i = (1, x_i)`, :math:`v_i = \\mu_i (1 - \\mu_i)`.
+    :math:`z_i = (1, x_i)`, :math:`v_i = \\mu_i (1 - \\mu_i)`, computed as :math:`H^T H` with
+    :math:`H_i = w_i (s_i - n_i\\mu_i) z_i^T B^{-1}` so that no variance is negative by rounding (a value
+    of ``x`` held by one cluster has variance 0 there).
 
     Its cost grows with the clusters, not the learners; the result equals ``statsmodels.genmod.GEE``
     on the learner-level rows (a test compares them on random clustered data). Each value of ``x``
@@ -379,8 +381,8 @@ def exchangeable_gee(n, s, x, maxiter: int = 200, tol: float = 1e-12) -> tuple[n
     m0, m1 = mu[x == 0][0], mu[x == 1][0]
     params = np.array([np.log(m0 / (1 - m0)), np.log(m1 / (1 - m1)) - np.log(m0 / (1 - m0))])
     bread = np.linalg.inv((z * (w * n * v)[:, None]).T @ z)
-    u = z * (w * (s - n * mu))[:, None]
-    return params, bread @ (u.T @ u) @ bread, float(rho)
+    h = (z * (w * (s - n * mu))[:, None]) @ bread  # per-cluster influence: the sandwich is h^T h
+    return params, h.T @ h, float(rho)
 
 
 def clustered_odds_ratios(learners: pd.DataFrame, year: int, pairs, confidence: float = 0.95) -> pd.DataFrame:
