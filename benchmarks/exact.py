@@ -1,4 +1,4 @@
-"""Benchmark of Fisher's exact test for r x c tables (cmestudy.exact) against R's ``fisher.test``.
+"""Benchmark of Fisher's exact test for r x c tables (cmestudy.analysis.exact) against R's ``fisher.test``.
 
     python benchmarks/exact.py                  # every table below, best of 3
     python benchmarks/exact.py --repeat 1       # one run each
@@ -45,11 +45,14 @@ R_HARD_SECONDS = 226.0
 
 def study_tables() -> dict[str, np.ndarray]:
     """The yearly mode x title tables of the default data, from the raw files (ingest, clean)."""
-    from cmestudy import cleaning, describe, ingest, schema
+    from cmestudy import schema
+    from cmestudy.analysis import describe
+    from cmestudy.clean import cleaning
+    from cmestudy.ingest import exports
 
     raw = ROOT / "data" / "raw"
     with tempfile.TemporaryDirectory():
-        cleaned = cleaning.clean(ingest.read_raw_dir(raw), codebook=schema.load_codebook(raw))
+        cleaned = cleaning.clean(exports.read_raw_dir(raw), codebook=schema.load_codebook(raw))
     out = {}
     for year in cleaned.summary["years"]:
         table = describe.mode_by_title(cleaned.learners, year)
@@ -58,11 +61,11 @@ def study_tables() -> dict[str, np.ndarray]:
 
 
 def network_p(table: np.ndarray) -> float:
-    """The network algorithm's p of a 2 x c table (which :func:`cmestudy.exact.fisher_exact_rxc` sums
+    """The network algorithm's p of a 2 x c table (which :func:`cmestudy.analysis.exact.fisher_exact_rxc` sums
     directly): an independent check of the 2 x c kernel."""
     import math
 
-    from cmestudy import exact
+    from cmestudy.analysis import exact
 
     lf = exact._log_factorials(int(table.sum()))
     thresh = float(lf[table].sum()) - math.log1p(exact.RELERR)
@@ -70,7 +73,7 @@ def network_p(table: np.ndarray) -> float:
 
 
 def time_one(table, repeat: int, seconds: float | None = None) -> tuple[float, object]:
-    from cmestudy import exact
+    from cmestudy.analysis import exact
 
     best, res = float("inf"), None
     for _ in range(repeat):
@@ -81,7 +84,8 @@ def time_one(table, repeat: int, seconds: float | None = None) -> tuple[float, o
 
 
 def main(argv=None) -> int:
-    from cmestudy import defaults, exact
+    from cmestudy import defaults
+    from cmestudy.analysis import exact
     from test_exact import R_HARD, R_VALUES
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -139,7 +143,7 @@ def main(argv=None) -> int:
     result = {"first_call_seconds": first_call, "budget_seconds": defaults.EXACT_SECONDS, "tables": rows}
     (args.out / "exact.json").write_text(json.dumps(result, indent=2))
     lines = [
-        f"Fisher's exact test (cmestudy.exact); first call, compiling the kernels: {first_call:.1f} s.",
+        f"Fisher's exact test (cmestudy.analysis.exact); first call, compiling the kernels: {first_call:.1f} s.",
         "",
         "| table | N | seconds | method | p | relative error vs reference |",
         "|---|---:|---:|---|---:|---:|",

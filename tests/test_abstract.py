@@ -11,7 +11,8 @@ import shutil
 import pypdf
 import pytest
 
-from cmestudy import abstract, findings, i18n
+from cmestudy import i18n
+from cmestudy.report import abstract, findings
 
 
 def _text(fragment: str) -> str:

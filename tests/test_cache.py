@@ -67,6 +67,27 @@ def test_changing_a_raw_file_reruns_ingest_and_only_what_its_outputs_change(smal
     assert executed(proc.stderr) == ALL
 
 
+def test_the_package_digest_covers_every_stage_folder(tmp_path, monkeypatch):
+    """A change to any module of the package (a statistic in analysis/, a label in messages/) reruns the
+    notebooks: the digest hashes the whole package, not the folder of the module that computes it."""
+    import shutil
+
+    from cmestudy.run import cache
+
+    copy = tmp_path / "cmestudy"
+    shutil.copytree(cache.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "PACKAGE_DIR", copy)
+    before = cache.package_digest()
+    for changed in ("analysis/crosstab.py", "report/templates/report.css", "messages/zh.yml", "schema.py"):
+        path = copy / changed
+        path.write_bytes(path.read_bytes() + b"\n")
+        after = cache.package_digest()
+        assert after != before, changed
+        before = after
+    monkeypatch.undo()
+    assert (cache.PACKAGE_DIR / "__init__.py").read_text(encoding="utf-8").startswith('"""cmestudy:')
+
+
 def test_force_runs_everything(small_study):
     raw, out = small_study
     proc = run_cli(
@@ -81,7 +102,7 @@ def test_the_longest_notebook_keeps_its_priority_when_notebooks_share_the_proces
     import subprocess
     import sys
 
-    from cmestudy.pipeline import SHARING_NICENESS, KernelPool
+    from cmestudy.run.kernels import SHARING_NICENESS, KernelPool
 
     procs = {n: subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) for n in ("a", "b", "c")}
     try:
@@ -129,7 +150,7 @@ def test_kernels_of_two_runs_in_one_folder_never_share_a_socket_and_a_dead_one_i
     import os
     import signal
 
-    from cmestudy.pipeline import KernelPool
+    from cmestudy.run.kernels import KernelPool
 
     pools = [KernelPool("python3", tmp_path, tmp_path / f"logs{i}") for i in range(2)]
     try:
@@ -159,7 +180,7 @@ def test_kernels_of_two_runs_in_one_folder_never_share_a_socket_and_a_dead_one_i
 def test_asking_for_more_formats_builds_the_report_again_without_running_a_notebook(small_study, tmp_path):
     import shutil
 
-    from cmestudy import pipeline
+    from cmestudy.run import pipeline
 
     raw, html_only = small_study  # a run with --formats html
     out = tmp_path / "out"
@@ -174,7 +195,7 @@ def test_a_notebook_run_by_hand_with_other_parameters_never_mixes_with_the_study
     """The worst case of a notebook run in JupyterLab: pointed at the study's own directories, with other
     study years and in Chinese. The next `cmestudy run` notices that the files it wrote changed, runs
     again what wrote them, and leaves output/ as a clean run does."""
-    from cmestudy import inprocess
+    from cmestudy.run import inprocess
 
     raw = valid_raw(tmp_path)
     out, clean = tmp_path / "out", tmp_path / "clean"

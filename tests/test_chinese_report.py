@@ -254,7 +254,8 @@ def test_the_word_file_is_made_in_another_process_in_the_reports_language():
     import io
     import os
 
-    from cmestudy import document, i18n, word
+    from cmestudy import i18n
+    from cmestudy.report import document, word
 
     assert document._beside(os.getpid)() != os.getpid()
     page = "<html><body><h1>标题</h1><p>正文</p></body></html>"

@@ -9,8 +9,8 @@ import shutil
 import nbformat
 import pytest
 
-from cmestudy import cli
 from cmestudy.fileio import checksums
+from cmestudy.run import cli
 
 from .conftest import RAW, ROOT, run_cli
 
@@ -146,7 +146,7 @@ def test_notebooks_run_top_to_bottom_in_warm_kernels(study_run):
 
 
 def test_warm_up_runs_only_the_notebooks_own_top_level_imports(tmp_path):
-    from cmestudy.pipeline import import_lines
+    from cmestudy.run.kernels import import_lines
 
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell("import os  # parameters are injected, not warmed")

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cmestudy import columnar, privacy
+from cmestudy.ingest import columnar, privacy
 
 SECRET = b"test-secret-0123456789abcdef-xyz"
 MASK = (1 << 64) - 1
@@ -243,7 +243,7 @@ def test_the_stored_enrolments_keep_every_learner_key(tmp_path):
     identity still without one (a de-duplication that saw no keys would count repeats as learners)."""
     import pandas as pd
 
-    from cmestudy import storage
+    from cmestudy.ingest import storage
 
     keys = np.array([2**64 - 1, 7, 2**63 + 5], dtype=np.uint64)
     frame = pd.DataFrame(

@@ -1,4 +1,4 @@
-"""Tables consistent with published chi-squares (cmestudy.consistency), checked by brute force.
+"""Tables consistent with published chi-squares (cmestudy.published.consistency), checked by brute force.
 
 The reference is an exhaustive listing: every 2 x 3 table whose rows fit within small
 totals, scored with the statistics' formulas, is compared with what the search finds.
@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 import yaml
 
-from cmestudy import consistency as C
-from cmestudy import paths, published
+from cmestudy import paths
+from cmestudy.published import consistency as C
+from cmestudy.published import paper
+from cmestudy.published import pinned_search as S
+from cmestudy.published import pinned_sets as P
 
 from .conftest import run_cli
 
@@ -61,10 +64,10 @@ def _brute(fig, live_max, f2f_max, reading="pearson"):
     found = set()
     for s in range(0, len(i), 1_000_000):
         live, f2f = rows_l[i[s : s + 1_000_000]], rows_f[j[s : s + 1_000_000]]
-        ok = C._inside(C.x2_2xk(live, f2f), fig.overall)
+        ok = S._inside(C.x2_2xk(live, f2f), fig.overall)
         for other, window in fig.pairs.items():
             k = COLS[other]
-            ok &= C._inside(C.x2_2x2(live[:, k], live[:, 1], f2f[:, k], f2f[:, 1], reading), window)
+            ok &= S._inside(C.x2_2x2(live[:, k], live[:, 1], f2f[:, k], f2f[:, 1], reading), window)
         found |= {tuple(r) for r in np.concatenate([live[ok], f2f[ok]], axis=1).tolist()}
     return found
 
@@ -79,9 +82,9 @@ def test_the_pair_search_finds_exactly_the_tables_a_full_scan_finds(reading):
     for _ in range(60):
         a_max, c_max = int(rng.integers(1, 200)), int(rng.integers(1, 150))
         b, d = int(rng.integers(0, 150)), int(rng.integers(0, 100))
-        window = C._window(float(rng.choice([0.5, 3.84, 6.49, 16.764])), int(rng.integers(1, 4)))
+        window = S._window(float(rng.choice([0.5, 3.84, 6.49, 16.764])), int(rng.integers(1, 4)))
         a, c = np.meshgrid(np.arange(a_max + 1), np.arange(c_max + 1), indexing="ij")
-        hit = C._inside(C.x2_2x2(a, b, c, d, reading), window)
+        hit = S._inside(C.x2_2x2(a, b, c, d, reading), window)
         expected = set(zip(a[hit].tolist(), c[hit].tolist()))
         got = set(zip(*(v.tolist() for v in C.pair_hits(b, d, window, a_max, c_max, reading))))
         assert got == expected, (b, d, window, a_max, c_max)
@@ -94,7 +97,7 @@ def test_on_a_small_paper_the_command_finds_exactly_the_consistent_tables(tmp_pa
     proc = run_cli("consistency", "--raw", raw, "--out", out, "--seconds", "5", timeout=600)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text(encoding="utf-8"))
-    figs = C.year_figures(published.load(raw))
+    figs = C.year_figures(paper.load(raw))
     pearson = result["readings"]["pearson"]
     brute = {}
     for fig in figs:
@@ -127,7 +130,7 @@ def test_on_a_small_paper_the_command_finds_exactly_the_consistent_tables(tmp_pa
 def test_readings_that_cannot_reproduce_the_figures_are_reported_inconsistent(tmp_path):
     raw = _paper(tmp_path / "paper")
     result = C.analyse(raw, seconds=5)
-    figs = C.year_figures(published.load(raw))
+    figs = C.year_figures(paper.load(raw))
     yates = {fig.year: _brute(fig, LIVE, F2F, "yates") for fig in figs}
     verdict = result["readings"]["yates"]["verdict"]
     assert verdict == ("inconsistent" if not all(yates.values()) else verdict)
@@ -157,8 +160,8 @@ def test_goodness_of_fit_search_matches_a_full_scan_where_it_finds_tables():
     fig = C.YearFigures(
         2021,
         list(COLS),
-        C._window(round(float(C.goodness_of_fit(np.array(live))), 2), 2),
-        {o: C._window(round(float(C.goodness_of_fit(np.array([live[COLS[o]], live[1]]))), 2), 2) for o in ("junior", "senior")},
+        S._window(round(float(C.goodness_of_fit(np.array(live))), 2), 2),
+        {o: S._window(round(float(C.goodness_of_fit(np.array([live[COLS[o]], live[1]]))), 2), 2) for o in ("junior", "senior")},
         "intermediate",
     )  # fmt: skip
     found = _as_set(C.year_set(fig, 130, 0, "goodness_of_fit").tables)
@@ -176,7 +179,7 @@ def test_sampling_estimates_the_count_of_a_set_it_could_list(tmp_path, focus):
     """Forced to sample 300 columns (uniformly, or half of them in a focus box), the
     Hansen-Hurwitz interval covers the exact count about 95% of the time."""
     raw = _paper(tmp_path / "paper")
-    fig = C.year_figures(published.load(raw))[1]
+    fig = C.year_figures(paper.load(raw))[1]
     exact = len(C.year_set(fig, LIVE, F2F).tables)
     covered, estimates = 0, []
     for seed in range(20):
@@ -193,9 +196,9 @@ def test_sampling_estimates_the_count_of_a_set_it_could_list(tmp_path, focus):
 
 @pytest.mark.slow
 def test_the_default_reconstruction_is_among_the_consistent_tables():
-    from cmestudy import reconstruct
+    from cmestudy.published import reconstruct
 
-    figs = C.year_figures(published.load(paths.RAW_DIR))
+    figs = C.year_figures(paper.load(paths.RAW_DIR))
     for fig, sol in zip(figs, reconstruct.solve(paths.RAW_DIR)):
         assert fig.year == sol.year and C.is_consistent([sol.live, sol.face_to_face], fig)
         bumped = [list(sol.live), list(sol.face_to_face)]
@@ -211,7 +214,7 @@ def test_the_shipped_analysis_is_for_the_published_figures_beside_it():
     for year in p["years"].values():
         assert year["found"] > 0 and year["count"]["low"] <= year["count"]["estimate"] <= year["count"]["high"]
     # every kept table reproduces its year's figures
-    figs = {str(f.year): f for f in C.year_figures(published.load(paths.RAW_DIR))}
+    figs = {str(f.year): f for f in C.year_figures(paper.load(paths.RAW_DIR))}
     for year, sample in p["sample"].items():
         tables = np.asarray(sample["tables"]).reshape(-1, 2, 3)
         assert len(tables) and all(C.is_consistent(t, figs[year]) for t in tables[:200])
@@ -228,7 +231,7 @@ def test_the_rates_reading_finds_every_table_of_percentages_a_full_scan_finds():
     pct = np.array([live, 100 - live], float)
 
     def window(v):
-        return C._window(round(float(v), 2), 2)
+        return S._window(round(float(v), 2), 2)
 
     fig = C.YearFigures(
         2021,
@@ -237,10 +240,10 @@ def test_the_rates_reading_finds_every_table_of_percentages_a_full_scan_finds():
         {o: window(C.x2_2x2(pct[0, COLS[o]], pct[0, 1], pct[1, COLS[o]], pct[1, 1])) for o in ("junior", "senior")},
         "intermediate",
     )
-    found = _as_set(C._rate_tables(fig, steps=100))
+    found = _as_set(P._rate_tables(fig, steps=100))
     g = np.array(list(itertools.product(range(101), repeat=3)), float)
-    ok = C._inside(C.x2_2xk(g, 100 - g), fig.overall)
+    ok = S._inside(C.x2_2xk(g, 100 - g), fig.overall)
     for o, w in fig.pairs.items():
-        ok &= C._inside(C.x2_2x2(g[:, COLS[o]], g[:, 1], 100 - g[:, COLS[o]], 100 - g[:, 1]), w)
+        ok &= S._inside(C.x2_2x2(g[:, COLS[o]], g[:, 1], 100 - g[:, COLS[o]], 100 - g[:, 1]), w)
     brute = {(*r, *(100 - np.array(r))) for r in g[ok].astype(int).tolist()}
     assert (40, 55, 30, 60, 45, 70) in brute and found == brute

@@ -3,7 +3,7 @@
 Real exports differ from the default data: a year without face-to-face projects, a title without
 learners, one project a year, one year only, a project typed as 2031, projects delivered both ways.
 The property test draws such variants of the default data (``tests/variants.py``) and runs the
-study's notebooks on each, in this process (:mod:`cmestudy.inprocess`: the notebooks' own cells,
+study's notebooks on each, in this process (:mod:`cmestudy.run.inprocess`: the notebooks' own cells,
 without a kernel per notebook); a few whole runs of ``cmestudy run`` check the same on the command
 a user types.
 """
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from cmestudy import inprocess, pipeline
+from cmestudy.run import inprocess, pipeline
 
 from .conftest import run_cli
 from .variants import GRADES, MODES, YEARS, Variant
@@ -163,19 +163,20 @@ def test_a_typo_year_is_refused_with_its_row_and_set_aside_when_years_leave_it_o
 
 
 def test_blended_projects_are_set_aside_with_their_learners_and_a_codebook_can_map_them(tmp_path):
-    from cmestudy import cleaning, ingest
+    from cmestudy.clean import cleaning, review
+    from cmestudy.ingest import exports
     from cmestudy.schema import load_codebook
 
     raw = Variant(blended=2).write(tmp_path / "raw")
     code, text = pipeline.validate(raw, None)
     assert code == 0, text
-    cleaned = cleaning.clean(ingest.read_raw_dir(raw, key=b"k" * 16), codebook=load_codebook(raw))
-    steps = cleaning.steps_table(cleaned)["rows"]
+    cleaned = cleaning.clean(exports.read_raw_dir(raw, key=b"k" * 16), codebook=load_codebook(raw))
+    steps = review.steps_table(cleaned)["rows"]
     assert steps["step_projects_blended"] == 2
     aside = cleaned.quarantine[cleaned.quarantine["code"] == "blended_mode"]
     assert set(aside["value"][aside["column"] == "mode"]) == {"线上线下结合"} and len(aside) > 2
     (raw / "codebook.yml").write_text("values:\n  mode:\n    live: [线上线下结合]\n", encoding="utf-8")
-    mapped = cleaning.clean(ingest.read_raw_dir(raw, key=b"k" * 16), codebook=load_codebook(raw))
+    mapped = cleaning.clean(exports.read_raw_dir(raw, key=b"k" * 16), codebook=load_codebook(raw))
     assert mapped.summary["projects"] == cleaned.summary["projects"] + 2
     assert mapped.summary.get("projects_blended", 0) == 0
 
@@ -187,12 +188,13 @@ def test_an_unknown_mode_lists_every_accepted_spelling_in_the_users_language(tmp
     projects = (raw / "projects.csv").read_text(encoding="utf-8").splitlines()
     projects[1] = projects[1].replace("live broadcast", "云课堂")
     (raw / "projects.csv").write_text("\n".join(projects) + "\n", encoding="utf-8")
-    from cmestudy import cleaning, ingest
+    from cmestudy.clean import cleaning
+    from cmestudy.ingest import exports
     from cmestudy.problems import DataError
     from cmestudy.schema import load_codebook
 
     with pytest.raises(DataError) as info:
-        cleaning.clean(ingest.read_raw_dir(raw, key=b"k" * 16), codebook=load_codebook(raw))
+        cleaning.clean(exports.read_raw_dir(raw, key=b"k" * 16), codebook=load_codebook(raw))
     [problem] = info.value.problems
     english, chinese = problem.describe("en"), problem.describe("zh")
     assert (

@@ -1,4 +1,4 @@
-"""Design-based tests (cmestudy.design) against R's survey package, and their limiting cases.
+"""Design-based tests (cmestudy.analysis.design) against R's survey package, and their limiting cases.
 
 The two clustered data sets below are written out cluster by cluster; the R reference values were
 produced with R 4.2.2, survey 4.1.1 and geepack 1.3.9 (Debian packages) by::
@@ -47,7 +47,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats as sps
 
-from cmestudy import design, stats
+from cmestudy.analysis import crosstab, design
 
 A = [
     [[12, 30, 8], [0, 0, 0]],
@@ -121,7 +121,7 @@ def test_one_learner_per_cluster_gives_the_naive_test():
     clusters = np.array([units[i * 3 + j] for i in range(2) for j in range(3) for _ in range(table[i, j])])
     n = int(table.sum())
     res = design.rao_scott(clusters)
-    naive = stats.crosstab_tests(table, fisher=False).pearson
+    naive = crosstab.crosstab_tests(table, fisher=False).pearson
     assert res.deffs == pytest.approx([n / (n - 1)] * 2, rel=1e-10)
     assert res.pearson == pytest.approx(naive.statistic, rel=1e-12)
     assert res.chisq == pytest.approx(naive.statistic * (n - 1) / n, rel=1e-10)
@@ -176,7 +176,7 @@ def test_gee_odds_ratio_agrees_with_r_geepack():
 
 
 def test_design_tests_cover_the_year_table_and_the_pairs_of_the_naive_analysis():
-    from cmestudy import association
+    from cmestudy.analysis import association
 
     learners = _learners(A)
     tests = association.mode_title_tests(learners, [2021])
@@ -198,7 +198,9 @@ def test_design_tests_cover_the_year_table_and_the_pairs_of_the_naive_analysis()
 def test_scaling_every_cluster_leaves_the_design_based_test_unchanged_and_the_narrative_says_so():
     # ten times every count: the naive X^2 grows tenfold (p < 0.001), the Rao-Scott F does not
     # (Delta grows tenfold too), so the report says the association rests on independence
-    from cmestudy import association, i18n, narrative
+    from cmestudy import i18n
+    from cmestudy.analysis import association
+    from cmestudy.report import association_tables, narrative
 
     big = np.array(A) * 10
     assert design.rao_scott(big).f == pytest.approx(R_SURVEY["A"][1][0], rel=1e-9)
@@ -208,7 +210,7 @@ def test_scaling_every_cluster_leaves_the_design_based_test_unchanged_and_the_na
     assert tests[2022].result.pearson.pvalue < 0.001
     text = " ".join(narrative.robustness(tests, clustered, 0.05))
     assert i18n.t("narrative.robust.none_kept", lost="2022", alpha=0.05) in text
-    table = design.robustness_table(tests, clustered)
+    table = association_tables.robustness_table(tests, clustered)
     assert table.loc[2022, ("rao_scott", "p_f")] == pytest.approx(R_SURVEY["A"][1][3], rel=1e-6)
     assert table.loc[2022, ("design", "n_effective")] == round(big.sum() / clustered[2022].table.mean_deff)
 
@@ -277,12 +279,14 @@ def test_the_default_data_2021_design_based_test_equals_r_survey():
     """R 4.2.2, survey 4.1.1, on the learners of 2021 in data/processed (one row per learner):
     svychisq(~mode + grade, svydesign(ids = ~project_id, data = d), statistic = "F")
     F = 1.73265221989671, ndf = 1.5122008433079, ddf = 63.5124354189319, p = 0.191232949361624."""
-    from cmestudy import association, cleaning, ingest
+    from cmestudy.analysis import association
+    from cmestudy.clean import cleaning
+    from cmestudy.ingest import exports
     from cmestudy.schema import load_codebook
 
     from .conftest import RAW
 
-    study = cleaning.clean(ingest.read_raw_dir(RAW, key=b"k" * 16), codebook=load_codebook(RAW))
+    study = cleaning.clean(exports.read_raw_dir(RAW, key=b"k" * 16), codebook=load_codebook(RAW))
     tests = association.mode_title_tests(study.learners, [2021])
     table = design.design_tests(study.learners, tests)[2021].table
     assert (table.f, table.ndf, table.ddf, table.p_f) == pytest.approx(

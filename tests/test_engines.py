@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cmestudy import cleaning, ingest, reading
+from cmestudy.clean import cleaning, review
+from cmestudy.ingest import exports, reading
 
 from .exports import ENROL_HEADER, PROJECT_HEADER, PROJECTS, enrolments, write_csv
 
@@ -36,7 +37,7 @@ def local_cluster():
 
 
 def _learners(raw, **kwargs):
-    c = cleaning.clean(ingest.read_raw_dir(raw, key=KEY, **kwargs), years=[2021, 2022, 2023])
+    c = cleaning.clean(exports.read_raw_dir(raw, key=KEY, **kwargs), years=[2021, 2022, 2023])
     return c.learners.reset_index(drop=True), c
 
 
@@ -61,23 +62,23 @@ def test_dask_engine_on_a_two_worker_cluster_matches_the_default_engine(partitio
 def test_dask_engine_on_local_threads_matches_too(partitioned):
     # the pairs are de-duplicated in more than one hash partition (one per input block), and the
     # learners and the quarantine still equal the default engine's, which de-duplicates all rows at once
-    ingested = ingest.read_raw_dir(partitioned, key=KEY, engine="dask")
+    ingested = exports.read_raw_dir(partitioned, key=KEY, engine="dask")
     assert ingested.engine_partitions == 4
     dasked = cleaning.clean(ingested, years=[2021, 2022, 2023])
     default = _learners(partitioned)[1]
     pd.testing.assert_frame_equal(default.learners.reset_index(drop=True), dasked.learners.reset_index(drop=True))
-    pd.testing.assert_frame_equal(cleaning.quarantine_table(default), cleaning.quarantine_table(dasked))
+    pd.testing.assert_frame_equal(review.quarantine_table(default), review.quarantine_table(dasked))
 
 
 def test_both_engines_report_the_same_cleaning_steps_and_provenance(partitioned):
     """The Dask engine counts enrolment rows read and repeated enrolments row by row, and each
     partition's rows, as the default engine does."""
-    default, dasked = (ingest.read_raw_dir(partitioned, key=KEY, **kw) for kw in ({}, {"engine": "dask"}))
-    steps = [cleaning.steps_table(cleaning.clean(i, years=[2021, 2022, 2023])) for i in (default, dasked)]
+    default, dasked = (exports.read_raw_dir(partitioned, key=KEY, **kw) for kw in ({}, {"engine": "dask"}))
+    steps = [review.steps_table(cleaning.clean(i, years=[2021, 2022, 2023])) for i in (default, dasked)]
     pd.testing.assert_frame_equal(*steps)
     assert steps[0].loc["step_enrolment_rows_read", "rows"] == 98  # 93 + 2 repeats + 3 awkward rows
     assert steps[0].loc["step_enrolments_excluded", "rows"] == 3  # 2 repeats and 1 orphan
-    quarantine = [cleaning.quarantine_table(cleaning.clean(i, years=[2021, 2022, 2023])) for i in (default, dasked)]
+    quarantine = [review.quarantine_table(cleaning.clean(i, years=[2021, 2022, 2023])) for i in (default, dasked)]
     pd.testing.assert_frame_equal(*quarantine)
     pd.testing.assert_frame_equal(reading.provenance_table(default), reading.provenance_table(dasked))
     assert reading.provenance_table(dasked)["rows"].min() > 0
@@ -85,7 +86,7 @@ def test_both_engines_report_the_same_cleaning_steps_and_provenance(partitioned)
 
 def test_unknown_engine_is_rejected(partitioned):
     with pytest.raises(ValueError, match="engine must be 'pandas' or 'dask'"):
-        ingest.read_raw_dir(partitioned, key=KEY, engine="spark")
+        exports.read_raw_dir(partitioned, key=KEY, engine="spark")
 
 
 def test_a_learners_repeated_enrolment_keeps_its_first_title_in_both_engines(tmp_path):
@@ -107,7 +108,7 @@ def test_a_learners_repeated_enrolment_keeps_its_first_title_in_both_engines(tmp
 def test_the_workers_write_the_rows_set_aside_in_full(partitioned, tmp_path):
     # the quarantine the client gets is summarised (a row per reason and project or title, with its
     # number of rows); the workers write every row as partitioned Parquet
-    ingested = ingest.read_raw_dir(partitioned, key=KEY, engine="dask", quarantine_dir=tmp_path / "q")
+    ingested = exports.read_raw_dir(partitioned, key=KEY, engine="dask", quarantine_dir=tmp_path / "q")
     q = ingested.quarantine
     orphans = pd.read_parquet(tmp_path / "q" / "orphans")
     unknown = pd.read_parquet(tmp_path / "q" / "unknown_titles")
@@ -134,7 +135,7 @@ def test_a_directory_of_gzip_and_parquet_parts_is_read_by_both_engines(partition
     expected = _learners(partitioned)[0]
     pd.testing.assert_frame_equal(_learners(raw)[0], expected)
     pd.testing.assert_frame_equal(_learners(raw, engine="dask")[0], expected)
-    names = set(reading.provenance_table(ingest.read_raw_dir(raw, key=KEY, engine="dask")).index)
+    names = set(reading.provenance_table(exports.read_raw_dir(raw, key=KEY, engine="dask")).index)
     assert {"enrolments/part-0.csv.gz", "enrolments/part-1.parquet"} <= names
 
 
@@ -142,7 +143,7 @@ def test_the_threaded_disk_shuffle_keeps_at_most_its_buffer_in_memory_and_restor
     import partd
     import partd.buffer
 
-    from cmestudy import engines
+    from cmestudy.ingest import engines
 
     default = partd.buffer.Buffer(partd.Dict(), partd.Dict()).available_memory
     with pytest.raises(RuntimeError):

@@ -1,4 +1,4 @@
-"""Fisher's exact test for r x c tables (cmestudy.exact) against R and against full enumeration.
+"""Fisher's exact test for r x c tables (cmestudy.analysis.exact) against R and against full enumeration.
 
 Reference values: R 4.2.2 (Debian r-base-core), ``fisher.test(x, workspace = 2e8)$p.value`` printed
 with ``format(p, digits = 15)``; the tables are written here as R's ``matrix(..., byrow = TRUE)`` rows.
@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from cmestudy import exact
+from cmestudy.analysis import exact
 
 JOB = [[1, 3, 10, 6], [2, 3, 10, 7], [1, 6, 14, 12], [0, 1, 9, 11]]  # matrix(c(...), 4, 4): R fills columns
 MP6 = [

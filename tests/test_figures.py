@@ -16,9 +16,10 @@ from .exports import DISCIPLINES_ZH
 
 @lru_cache(maxsize=1)
 def _study():
-    from cmestudy import cleaning, ingest
+    from cmestudy.clean import cleaning
+    from cmestudy.ingest import exports
 
-    cleaned = cleaning.clean(ingest.read_raw_dir(RAW, key=b"figures test"))
+    cleaned = cleaning.clean(exports.read_raw_dir(RAW, key=b"figures test"))
     projects = cleaned.projects.copy()
     projects["discipline"] = projects["discipline"].map(DISCIPLINES_ZH).astype("string")  # Chinese names, as real data
     learners = cleaned.learners.merge(projects[["project_id"]], on="project_id")
@@ -28,7 +29,8 @@ def _study():
 
 def all_figures():
     """(name, figure) for every figure the notebooks draw, from the default data with Chinese disciplines."""
-    from cmestudy import association, describe, forecast, plotting, trends
+    from cmestudy.analysis import association, describe, forecast, trends
+    from cmestudy.report import plotting
 
     projects, learners = _study()
     years = [2021, 2022, 2023]

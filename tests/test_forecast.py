@@ -1,4 +1,4 @@
-"""Monthly series, count models and projections checked against held-out months (cmestudy.forecast).
+"""Monthly series, count models and projections checked against held-out months (cmestudy.analysis.forecast).
 
 The models are checked on simulated series whose trend, season and dispersion are known, so that
 what they should recover is known without any other software: the growth per year and the
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmestudy import forecast
+from cmestudy.analysis import forecast
 
 from .conftest import RAW, run_cli
 

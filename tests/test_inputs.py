@@ -9,10 +9,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cmestudy import cleaning, ingest, reading, schema, storage, tables
+from cmestudy import schema
+from cmestudy.clean import cleaning
 from cmestudy.fileio import write_csv as safe_csv
-from cmestudy.pipeline import validate
+from cmestudy.ingest import exports, reading, storage
 from cmestudy.problems import DataError
+from cmestudy.report import tables
+from cmestudy.run.pipeline import validate
 
 from .exports import COUNT_HEADER, ENROL_HEADER, PROJECT_HEADER, PROJECTS, enrolments, valid_raw, write_csv, write_xlsx
 
@@ -25,7 +28,7 @@ def check(raw):
 
 
 def clean(raw):
-    return cleaning.clean(ingest.read_raw_dir(raw, key=KEY), years=YEARS, codebook=schema.load_codebook(raw))
+    return cleaning.clean(exports.read_raw_dir(raw, key=KEY), years=YEARS, codebook=schema.load_codebook(raw))
 
 
 def errors(raw, *needles):
@@ -186,7 +189,7 @@ def test_every_problem_is_listed_not_just_the_first(tmp_path):
 def test_gbk_csv_with_chinese_headers(tmp_path):
     raw = valid_raw(tmp_path)
     write_csv(raw / "项目登记.csv", PROJECT_HEADER, PROJECTS, encoding="gbk")
-    ing = ingest.read_raw_dir(raw, key=KEY)
+    ing = exports.read_raw_dir(raw, key=KEY)
     assert {f.encoding for f in ing.files if f.kind == "projects"} == {"gb18030"}
     assert "脊柱微创技术进展" in set(ing.projects["title"])
 
@@ -194,7 +197,7 @@ def test_gbk_csv_with_chinese_headers(tmp_path):
 def test_utf8_bom_header(tmp_path):
     raw = valid_raw(tmp_path)
     write_csv(raw / "项目登记.csv", PROJECT_HEADER, PROJECTS, encoding="utf-8-sig")
-    ing = ingest.read_raw_dir(raw, key=KEY)
+    ing = exports.read_raw_dir(raw, key=KEY)
     assert [f.encoding for f in ing.files if f.kind == "projects"] == ["utf-8-sig"]
 
 
@@ -223,7 +226,7 @@ def test_excel_with_a_title_row_above_the_header(tmp_path):
     raw = valid_raw(tmp_path)
     (raw / "项目登记.csv").unlink()
     write_xlsx(raw / "项目.xlsx", PROJECT_HEADER, PROJECTS, title_row="天津医院继续医学教育项目一览表（2021-2023）")
-    ing = ingest.read_raw_dir(raw, key=KEY)
+    ing = exports.read_raw_dir(raw, key=KEY)
     f = next(f for f in ing.files if f.kind == "projects")
     assert f.header_row == 2 and f.sheet == "导出"
     assert ing.projects["_row"].tolist() == [3, 4, 5, 6, 7, 8]
@@ -256,7 +259,7 @@ def test_ten_thousand_character_field(tmp_path):
 def test_unknown_columns_are_ignored_and_listed(tmp_path):
     raw = valid_raw(tmp_path)
     write_csv(raw / "项目登记.csv", PROJECT_HEADER + ["备注"], [r + ["无"] for r in PROJECTS])
-    ing = ingest.read_raw_dir(raw, key=KEY)
+    ing = exports.read_raw_dir(raw, key=KEY)
     assert next(f for f in ing.files if f.kind == "projects").ignored_columns == ["备注"]
 
 
@@ -390,9 +393,9 @@ def test_large_file_reader_gives_the_same_tables_as_the_small_file_reader(tmp_pa
     if variant == "blank-lines":
         rows = rows[:10] + [["", "", ""]] + rows[10:]
     write_csv(raw / "学员名单.csv", ENROL_HEADER, rows, **kwargs)
-    slow = ingest.read_raw_dir(raw, key=KEY)
+    slow = exports.read_raw_dir(raw, key=KEY)
     monkeypatch.setattr(reading, "LARGE_FILE_BYTES", 0)
-    fast = ingest.read_raw_dir(raw, key=KEY)
+    fast = exports.read_raw_dir(raw, key=KEY)
     for name in ("projects", "enrolments"):
         a, b = getattr(slow, name), getattr(fast, name)
         assert a.astype(str).to_dict("list") == b.astype(str).to_dict("list"), name
@@ -407,7 +410,7 @@ def test_large_file_reader_reports_a_ragged_row(tmp_path, monkeypatch):
 
 def test_stored_enrolments_read_back_with_the_same_keys_and_codes(tmp_path):
     raw = valid_raw(tmp_path)
-    ingested = ingest.read_raw_dir(raw, key=KEY)
+    ingested = exports.read_raw_dir(raw, key=KEY)
     storage.write_ingested(ingested, tmp_path / "processed")
     back = storage.load_ingested(tmp_path / "processed").enrolments
     before = ingested.enrolments

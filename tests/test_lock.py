@@ -99,7 +99,8 @@ def test_citation_cff_is_valid_and_cites_the_study():
 
 
 def test_the_appendix_names_the_lock_and_any_package_that_runs_at_another_version(tmp_path, monkeypatch):
-    from cmestudy import document, i18n
+    from cmestudy import i18n
+    from cmestudy.report import document
 
     i18n.set_language("en")
     state = document.lock_state()

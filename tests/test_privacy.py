@@ -13,7 +13,7 @@ import pandas as pd
 import pypdf
 import pytest
 
-from cmestudy import storage
+from cmestudy.ingest import storage
 
 from .conftest import run_cli
 from .exports import PROJECT_HEADER, PROJECTS, enrolments, write_csv, write_xlsx

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from cmestudy import cli
+from cmestudy.run import cli
 
 from .conftest import ROOT
 

@@ -11,7 +11,11 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
-from cmestudy import cleaning, describe, ingest, published, reconstruct
+from cmestudy.analysis import describe
+from cmestudy.clean import cleaning
+from cmestudy.ingest import exports
+from cmestudy.published import paper, reconstruct
+from cmestudy.report import published_tables
 
 from .conftest import RAW, run_cli
 
@@ -26,13 +30,13 @@ ABSTRACT_LEARNERS = {"live": 40366, "face_to_face": 7330}
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     processed = tmp_path_factory.mktemp("processed")
-    cleaned = cleaning.clean(ingest.read_raw_dir(RAW, key=b"test-key-0123456789abcdef"))
+    cleaned = cleaning.clean(exports.read_raw_dir(RAW, key=b"test-key-0123456789abcdef"))
     cleaning.write_processed(cleaned, processed)
     return cleaning.load_processed(processed)
 
 
 def test_published_yml_holds_the_abstract_figures():
-    pub = published.load(RAW)
+    pub = paper.load(RAW)
     got = {(c["year"], tuple(c["titles"])): c["value"] for c in pub.chisquare}
     for year, (overall, ji, si) in ABSTRACT_CHI2.items():
         assert got[(year, ("junior", "intermediate", "senior"))] == overall
@@ -76,7 +80,7 @@ def test_live_projects_learners_and_disciplines_rise_every_year(study):
 
 
 def test_every_published_figure_matches_in_the_comparison_table(study):
-    comparison = published.compare(published.load(RAW), study)
+    comparison = paper.compare(paper.load(RAW), study)
     assert len(comparison) == 16
     assert comparison["match"].all(), comparison.loc[~comparison["match"]]
     assert comparison["reported_p_consistent"].dropna().all()
@@ -97,15 +101,15 @@ def test_reconstruction_is_labelled_in_readmes():
 
 
 def test_matches_uses_the_published_precision():
-    assert published.matches(18.2844, 18.284, 3)
-    assert not published.matches(18.2846, 18.284, 3)
-    assert published.matches(40366, 40366, 0) and not published.matches(40367, 40366, 0)
+    assert paper.matches(18.2844, 18.284, 3)
+    assert not paper.matches(18.2846, 18.284, 3)
+    assert paper.matches(40366, 40366, 0) and not paper.matches(40367, 40366, 0)
 
 
 def test_comparison_tables_split_figures_and_statements(study):
-    comparison = published.compare(published.load(RAW), study)
-    figures = published.comparison_table(comparison)
-    claims = published.comparison_table(comparison, "claims")
+    comparison = paper.compare(paper.load(RAW), study)
+    figures = published_tables.comparison_table(comparison)
+    claims = published_tables.comparison_table(comparison, "claims")
     assert len(figures) == 11 and len(claims) == 5
     chi2 = figures["figure"].str.startswith("χ²")
     assert chi2.sum() == 9 and figures.loc[chi2, "reported_p"].str.startswith("consistent").all()
@@ -116,7 +120,7 @@ def test_the_reconstruction_clusters_titles_in_projects(study):
     # reconstruction.yml's title_mix: each project draws its own title mix, so the design effect of the
     # yearly mode x title test is well above 1 (it is about 1 when titles are drawn independently of
     # projects, as before: R survey::svychisq on that data gave F = 11.52 on 1.96 and 82.2 df for 2021)
-    from cmestudy import association, design
+    from cmestudy.analysis import association, design
 
     tests = association.mode_title_tests(study.learners, study.years)
     clustered = design.design_tests(study.learners, tests)

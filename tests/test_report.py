@@ -125,7 +125,9 @@ def test_without_the_pdf_engine_the_html_and_word_reports_are_written_with_one_m
 ):
     import sys
 
-    from cmestudy import document, pipeline, published
+    from cmestudy.published import paper
+    from cmestudy.report import document
+    from cmestudy.run import pipeline
 
     from .conftest import RAW
 
@@ -141,7 +143,7 @@ def test_without_the_pdf_engine_the_html_and_word_reports_are_written_with_one_m
     executed = sorted((out / "notebooks").glob("0*.ipynb"))
     with caplog.at_level("WARNING", logger="cmestudy"):
         paths = document.build(
-            executed, target, pipeline.RunConfig().parameters(), dataset=published.dataset_info(RAW), lang="en",
+            executed, target, pipeline.RunConfig().parameters(), dataset=paper.dataset_info(RAW), lang="en",
             years=[2021, 2022, 2023],
         )  # fmt: skip
     assert sorted(paths) == ["docx", "html"]

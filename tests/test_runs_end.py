@@ -10,7 +10,7 @@ import time
 import nbformat
 import pytest
 
-from cmestudy.cache import STATE_FILE
+from cmestudy.run.cache import STATE_FILE
 
 from .conftest import ROOT, run_cli
 from .exports import valid_raw

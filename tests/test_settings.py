@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 from lxml import html as lhtml
 
-from cmestudy import cleaning, ingest, stats, trends
-from cmestudy.pipeline import validate
+from cmestudy.analysis import crosstab, trends
+from cmestudy.clean import cleaning
+from cmestudy.ingest import exports
+from cmestudy.run.pipeline import validate
 
 from .conftest import RAW, run_cli
 from .exports import ENROL_HEADER, PROJECT_HEADER, PROJECTS, enrolments, valid_raw, write_csv
@@ -72,9 +74,9 @@ def test_every_interval_of_the_99_percent_run_is_the_99_percent_one(strict_run):
     summary = tables["Delivery mode × professional title: tests by year"]
     for row in summary:
         if row and row[0] in {"2021", "2022", "2023"}:
-            from cmestudy import describe
+            from cmestudy.analysis import describe
 
-            v = stats.crosstab_tests(describe.mode_by_title(study.learners, int(row[0])), confidence=0.99).cramers_v
+            v = crosstab.crosstab_tests(describe.mode_by_title(study.learners, int(row[0])), confidence=0.99).cramers_v
             assert f"{v.ci_low:.3f}–{v.ci_high:.3f}" in row, (row, v)
     changes = trends.live_share_changes(study.learners, study.years, confidence=0.99)
     shown = tables["Year-on-year change in the live share of learners (percentage points, 99% CI)"]
@@ -84,7 +86,8 @@ def test_every_interval_of_the_99_percent_run_is_the_99_percent_one(strict_run):
 
 def test_the_reports_statistics_equal_what_cmestudy_stats_computes(study_run):
     """Chi-square, p, V and the pairwise tests printed in the report, recomputed from the processed data."""
-    from cmestudy import association, i18n
+    from cmestudy import i18n
+    from cmestudy.analysis import association
 
     out, _ = study_run
     study = cleaning.load_processed(out / "processed")
@@ -150,15 +153,15 @@ def test_without_years_the_study_years_are_those_of_the_register(tmp_path):
     raw = valid_raw(tmp_path)
     rows = PROJECTS + [["P24L", "2024", "院级", "直播", "骨科", "新项目"]]
     write_csv(raw / "项目登记.csv", PROJECT_HEADER, rows)
-    c = cleaning.clean(ingest.read_raw_dir(raw, key=b"k" * 16))
+    c = cleaning.clean(exports.read_raw_dir(raw, key=b"k" * 16))
     assert c.summary["years"] == [2021, 2022, 2023, 2024] and c.summary["projects_outside_years"] == 0
 
 
 @pytest.mark.parametrize("large", [False, True], ids=["small file", "file read by Arrow"])
 def test_a_nul_byte_is_a_clear_error_naming_the_file_and_row(tmp_path, large, monkeypatch):
     if large:
-        monkeypatch.setattr("cmestudy.textfiles.LARGE_FILE_BYTES", 100)
-        monkeypatch.setattr("cmestudy.reading.LARGE_FILE_BYTES", 100)
+        monkeypatch.setattr("cmestudy.ingest.textfiles.LARGE_FILE_BYTES", 100)
+        monkeypatch.setattr("cmestudy.ingest.reading.LARGE_FILE_BYTES", 100)
     raw = valid_raw(tmp_path)
     rows = enrolments()
     rows[20][2] = "主治\x00医师"

@@ -11,8 +11,10 @@ import shutil
 import pandas as pd
 import pytest
 
-from cmestudy import cleaning, ingest, reading, schema
-from cmestudy.pipeline import validate
+from cmestudy import schema
+from cmestudy.clean import cleaning
+from cmestudy.ingest import exports, reading
+from cmestudy.run.pipeline import validate
 
 from .conftest import run_cli
 from .exports import ENROL_HEADER, PROJECT_HEADER, PROJECTS, enrolments, valid_raw, write_csv, write_xlsx
@@ -21,7 +23,7 @@ KEY = b"test-key-0123456789abcdef"
 
 
 def _study(raw):
-    c = cleaning.clean(ingest.read_raw_dir(raw, key=KEY), codebook=schema.load_codebook(raw))
+    c = cleaning.clean(exports.read_raw_dir(raw, key=KEY), codebook=schema.load_codebook(raw))
     return c.projects.reset_index(drop=True), c.learners.reset_index(drop=True), c
 
 
@@ -95,7 +97,7 @@ def test_a_workbook_with_one_sheet_per_year_is_read_whole(tmp_path, clean_tables
     assert code == 0, text
     cleaned = _same_study(raw, clean_tables)
     assert cleaned.summary["quarantine_by_reason"] == {}  # every enrolment found its project
-    prov = reading.provenance_table(ingest.read_raw_dir(raw, key=KEY)).reset_index()
+    prov = reading.provenance_table(exports.read_raw_dir(raw, key=KEY)).reset_index()
     sheets = dict(zip(prov["sheet"], prov["table"], strict=True))
     assert sheets == {
         "2021年": "kind_projects",

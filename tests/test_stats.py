@@ -1,4 +1,4 @@
-"""cmestudy.stats against published worked examples, hand-derived values, and invariances.
+"""cmestudy.analysis.crosstab against published worked examples, hand-derived values, and invariances.
 
 Sources of reference values (cited beside each):
 * [Agresti2007] Agresti, A. An Introduction to Categorical Data Analysis, 2nd ed., Wiley 2007:
@@ -26,11 +26,14 @@ from math import comb
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from cmestudy import stats
+from cmestudy.analysis import crosstab, pairwise, proportions
+from cmestudy.published import statcheck
+from cmestudy.report import association_tables
 
 PARTY = pd.DataFrame(
     [[762, 327, 468], [484, 239, 477]], index=["F", "M"], columns=["Democrat", "Independent", "Republican"]
@@ -39,7 +42,7 @@ PARTY = pd.DataFrame(
 
 # --------------------------------------------------------------------- worked examples
 def test_pearson_and_likelihood_ratio_match_agresti_and_r():
-    res = stats.crosstab_tests(PARTY)
+    res = crosstab.crosstab_tests(PARTY)
     assert res.pearson.statistic == pytest.approx(30.07, abs=0.005)  # [R chisq.test], [Agresti2007] 30.1
     assert res.pearson.df == 2
     assert res.pearson.pvalue == pytest.approx(2.954e-07, rel=1e-3)  # [R chisq.test]
@@ -49,14 +52,14 @@ def test_pearson_and_likelihood_ratio_match_agresti_and_r():
 
 
 def test_adjusted_residuals_match_agresti_table_2_6_and_r_stdres():
-    adj = stats.crosstab_tests(PARTY).adjusted_residuals
+    adj = crosstab.crosstab_tests(PARTY).adjusted_residuals
     assert adj.loc["F"].tolist() == pytest.approx([4.5020535, 0.6994517, -5.3159455], abs=1e-6)  # [R chisq.test]
     assert adj.loc["M"].tolist() == pytest.approx([-4.5020535, -0.6994517, 5.3159455], abs=1e-6)
 
 
 def test_linear_by_linear_matches_agresti_malformation_example():
     table = [[17066, 14464, 788, 126, 37], [48, 38, 5, 1, 1]]
-    res = stats.crosstab_tests(table, row_scores=[0, 1], col_scores=[0, 0.5, 1.5, 4.0, 7.0])
+    res = crosstab.crosstab_tests(table, row_scores=[0, 1], col_scores=[0, 0.5, 1.5, 4.0, 7.0])
     assert res.linear_by_linear.statistic == pytest.approx(6.57, abs=0.005)  # [Agresti2013] M^2 = 6.57
     assert res.linear_by_linear.pvalue == pytest.approx(0.0104, abs=0.0005)  # P = 0.01
 
@@ -69,12 +72,12 @@ def test_linear_by_linear_matches_agresti_malformation_example():
     ],
 )
 def test_fisher_2x2_matches_r(table, p):
-    assert stats.crosstab_tests(table).fisher.pvalue == pytest.approx(p, rel=1e-3)
+    assert crosstab.crosstab_tests(table).fisher.pvalue == pytest.approx(p, rel=1e-3)
 
 
 def test_fisher_r_by_c_is_exact_and_matches_r_job_satisfaction():
     job = np.array([[1, 2, 1, 0], [3, 3, 6, 1], [10, 10, 14, 9], [6, 7, 12, 11]]).T  # R fills by column
-    res = stats.crosstab_tests(job)
+    res = crosstab.crosstab_tests(job)
     assert res.fisher.method == "exact"
     assert res.fisher.pvalue == pytest.approx(0.782684938965693, rel=1e-6)  # [R fisher.test] (tests/test_exact.py)
     frame = res.to_frame()
@@ -102,22 +105,22 @@ def _fisher_by_brute_force(table):
 
 @pytest.mark.parametrize("table", [[[3, 1, 4], [2, 6, 1]], [[0, 5, 2, 1], [4, 1, 3, 2]], [[7, 1, 1], [1, 1, 7]]])
 def test_fisher_2_by_c_exact_equals_brute_force_enumeration(table):
-    res = stats.crosstab_tests(table)
+    res = crosstab.crosstab_tests(table)
     assert res.fisher.method == "exact"
     assert res.fisher.pvalue == pytest.approx(_fisher_by_brute_force(table), rel=1e-9)
 
 
 def test_cramers_v_interval_matches_confintr():
-    res = stats.crosstab_tests([[12, 7], [6, 7]])  # mtcars: am (rows) x vs (columns)
+    res = crosstab.crosstab_tests([[12, 7], [6, 7]])  # mtcars: am (rows) x vs (columns)
     assert res.pearson.statistic == pytest.approx(0.9068826, abs=1e-7)
-    lam = stats._noncentral_chi2_ci(res.pearson.statistic, 1, 0.95)
+    lam = crosstab._noncentral_chi2_ci(res.pearson.statistic, 1, 0.95)
     assert lam == pytest.approx((0.0, 8.475743), abs=1e-5)  # [confintr]
     assert res.cramers_v.ci_high == pytest.approx(0.5441663, abs=1e-6)  # [confintr]
     assert res.cramers_v.ci_low == 0.0  # lambda_low = 0 -> V_low = 0 (documented deviation)
 
 
 def test_cochran_armitage_matches_r_prop_trend_test():
-    res = stats.cochran_armitage([83, 90, 129, 70], [86, 93, 136, 82])
+    res = proportions.cochran_armitage([83, 90, 129, 70], [86, 93, 136, 82])
     assert res.statistic == pytest.approx(8.2249, abs=5e-5)  # [R prop.trend.test]
     assert res.pvalue == pytest.approx(0.004132, abs=5e-7)
     assert res.df == 1 and res.z < 0
@@ -125,17 +128,17 @@ def test_cochran_armitage_matches_r_prop_trend_test():
 
 def test_cochran_armitage_n_minus_1_equals_linear_by_linear():
     x, n = np.array([83, 90, 129, 70]), np.array([86, 93, 136, 82])
-    ca = stats.cochran_armitage(x, n, variance="N-1")
-    lbl = stats.crosstab_tests(np.vstack([x, n - x]), col_scores=[1, 2, 3, 4]).linear_by_linear
+    ca = proportions.cochran_armitage(x, n, variance="N-1")
+    lbl = crosstab.crosstab_tests(np.vstack([x, n - x]), col_scores=[1, 2, 3, 4]).linear_by_linear
     assert ca.statistic == pytest.approx(lbl.statistic, rel=1e-12)
     big_n = n.sum()
-    assert ca.statistic == pytest.approx(stats.cochran_armitage(x, n).statistic * (big_n - 1) / big_n, rel=1e-12)
+    assert ca.statistic == pytest.approx(proportions.cochran_armitage(x, n).statistic * (big_n - 1) / big_n, rel=1e-12)
 
 
 # --------------------------------------------------------------------- hand-derived
 def test_tiny_table_by_hand():
     # [[10, 20], [30, 40]]: margins 30, 70 / 40, 60, N = 100; E = 12, 18, 28, 42.
-    res = stats.crosstab_tests([[10, 20], [30, 40]])
+    res = crosstab.crosstab_tests([[10, 20], [30, 40]])
     assert res.expected.to_numpy().tolist() == [[12, 18], [28, 42]]
     x2 = 4 / 12 + 4 / 18 + 4 / 28 + 4 / 42
     assert res.pearson.statistic == pytest.approx(x2, rel=1e-12)
@@ -154,19 +157,24 @@ def test_tiny_table_by_hand():
 
 
 def test_low_expected_footnote_counts_cells_below_five():
-    res = stats.crosstab_tests([[1, 9], [4, 6]])  # E = 2.5, 7.5, 2.5, 7.5
+    res = crosstab.crosstab_tests([[1, 9], [4, 6]])  # E = 2.5, 7.5, 2.5, 7.5
     assert (res.low_expected.count, res.low_expected.share, res.low_expected.minimum) == (2, 0.5, 2.5)
+    assert res.low_expected.values() == {"cells": 2, "share": 0.5, "minimum": 2.5}  # numbers; the report words them
     assert (
-        res.low_expected.footnote("en")
+        association_tables.low_expected_note(res.low_expected, "en")
         == "a. 2 cells (50.0%) have expected count less than 5. The minimum expected count is 2.50."
     )
-    assert res.low_expected.footnote("zh") == "a. 2个格子（50.0%）的理论频数小于5。最小理论频数为2.50。"
+    assert (
+        association_tables.low_expected_note(res.low_expected, "zh")
+        == "a. 2个格子（50.0%）的理论频数小于5。最小理论频数为2.50。"
+    )
 
 
 def test_to_frame_has_the_spss_layout():
-    from cmestudy import i18n, tables
+    from cmestudy import i18n
+    from cmestudy.report import tables
 
-    frame = stats.crosstab_tests([[10, 20], [30, 40]]).to_frame()
+    frame = crosstab.crosstab_tests([[10, 20], [30, 40]]).to_frame()
     assert list(frame.index) == ["pearson", "yates", "likelihood_ratio", "fisher", "linear_by_linear", "n_valid"]
     assert frame.loc["n_valid", "value"] == 100
     shown = tables.layout(frame)  # as the English report prints it: SPSS's own words
@@ -189,38 +197,38 @@ def test_to_frame_has_the_spss_layout():
 
 def test_pairwise_tests_and_adjustments():
     table = pd.DataFrame([[10, 20, 30], [30, 20, 10]], columns=["a", "b", "c"])
-    pw = stats.pairwise_tests(table, pairs=[("a", "b"), ("c", "b")], adjust="bonferroni")
+    pw = pairwise.pairwise_tests(table, pairs=[("a", "b"), ("c", "b")], adjust="bonferroni")
     raw = [
-        stats.crosstab_tests(table[["a", "b"]]).pearson.pvalue,
-        stats.crosstab_tests(table[["c", "b"]]).pearson.pvalue,
+        crosstab.crosstab_tests(table[["a", "b"]]).pearson.pvalue,
+        crosstab.crosstab_tests(table[["c", "b"]]).pearson.pvalue,
     ]
     assert pw["pvalue"].tolist() == pytest.approx(raw)
     assert pw["pvalue_adjusted"].tolist() == pytest.approx([min(1, 2 * p) for p in raw])
-    holm = stats.pairwise_tests(table, adjust="holm")
+    holm = pairwise.pairwise_tests(table, adjust="holm")
     p = holm["pvalue"].to_numpy()
     order = np.argsort(p)
     expected = np.minimum(1, np.maximum.accumulate((3 - np.arange(3)) * p[order]))
     assert holm["pvalue_adjusted"].to_numpy()[order] == pytest.approx(expected)
-    assert len(stats.pairwise_tests(table, adjust="none")) == 3
+    assert len(pairwise.pairwise_tests(table, adjust="none")) == 3
 
 
 def test_check_reported_accepts_the_published_and_catches_an_inconsistent_report():
-    ok = stats.check_reported(18.284, 2, "<0.05", decimals=3)
+    ok = statcheck.check_reported(18.284, 2, "<0.05", decimals=3)
     assert ok.consistent and ok.p_low <= ok.p_computed <= ok.p_high
-    bad = stats.check_reported(2.0, 1, "<0.05", decimals=1)  # p = 0.157
+    bad = statcheck.check_reported(2.0, 1, "<0.05", decimals=1)  # p = 0.157
     assert not bad.consistent
     # chi2(1) = 3.84 rounds from [3.835, 3.845]: p spans 0.0500 -> consistent with "= .05"
-    assert stats.check_reported(3.84, 1, "0.05", decimals=2).consistent
-    assert not stats.check_reported(3.84, 1, "0.01", decimals=2).consistent
+    assert statcheck.check_reported(3.84, 1, "0.05", decimals=2).consistent
+    assert not statcheck.check_reported(3.84, 1, "0.01", decimals=2).consistent
 
 
 def test_apa_sentence():
-    res = stats.crosstab_tests(PARTY)
-    assert stats.apa_chi2(res) == "χ²(2, N = 2,757) = 30.070, p < .001, V = 0.10"
+    res = crosstab.crosstab_tests(PARTY)
+    assert association_tables.apa_chi2(res) == "χ²(2, N = 2,757) = 30.070, p < .001, V = 0.10"
 
 
 def test_wilson_interval_by_hand():
-    lo, hi = stats.proportion_ci(8, 10)
+    lo, hi = proportions.proportion_ci(8, 10)
     z = 1.959963984540054
     c = (0.8 + z * z / 20) / (1 + z * z / 10)
     h = z * math.sqrt(0.8 * 0.2 / 10 + z * z / 400) / (1 + z * z / 10)
@@ -243,7 +251,7 @@ def test_wilson_interval_by_hand():
 )
 def test_crosstab_rejects_bad_tables_saying_what_is_wrong(table, message):
     with pytest.raises(ValueError) as exc:
-        stats.crosstab_tests(table)
+        crosstab.crosstab_tests(table)
     assert message in str(exc.value)
 
 
@@ -261,7 +269,7 @@ def test_crosstab_rejects_bad_tables_saying_what_is_wrong(table, message):
 )
 def test_cochran_armitage_rejects_bad_input(kwargs, message):
     with pytest.raises(ValueError) as exc:
-        stats.cochran_armitage(**kwargs)
+        proportions.cochran_armitage(**kwargs)
     assert message in str(exc.value)
 
 
@@ -275,16 +283,16 @@ def test_cochran_armitage_rejects_bad_input(kwargs, message):
 )
 def test_check_reported_rejects_bad_input(args, message):
     with pytest.raises(ValueError) as exc:
-        stats.check_reported(*args)
+        statcheck.check_reported(*args)
     assert message in str(exc.value)
 
 
 def test_pairwise_rejects_unknown_labels_and_bad_adjustment():
     table = pd.DataFrame([[1, 2, 3], [4, 5, 6]], columns=["a", "b", "c"])
     with pytest.raises(ValueError, match="unknown columns"):
-        stats.pairwise_tests(table, pairs=[("a", "z")])
+        pairwise.pairwise_tests(table, pairs=[("a", "z")])
     with pytest.raises(ValueError, match="adjust must be"):
-        stats.pairwise_tests(table, adjust="sidak")
+        pairwise.pairwise_tests(table, adjust="sidak")
 
 
 # --------------------------------------------------------------------- invariances
@@ -296,7 +304,7 @@ tables = st.tuples(st.integers(2, 4), st.integers(2, 4)).flatmap(
 @settings(max_examples=60, deadline=None)
 @given(tables)
 def test_transposing_leaves_the_statistics_unchanged(t):
-    a, b = stats.crosstab_tests(t, fisher=False), stats.crosstab_tests(t.T, fisher=False)
+    a, b = crosstab.crosstab_tests(t, fisher=False), crosstab.crosstab_tests(t.T, fisher=False)
     assert a.pearson.statistic == pytest.approx(b.pearson.statistic, rel=1e-9)
     assert a.likelihood_ratio.statistic == pytest.approx(b.likelihood_ratio.statistic, rel=1e-9, abs=1e-12)
     assert a.cramers_v.estimate == pytest.approx(b.cramers_v.estimate, rel=1e-9)
@@ -309,7 +317,7 @@ def test_permuting_categories_leaves_the_statistics_unchanged(t, rnd):
     rows, cols = list(range(t.shape[0])), list(range(t.shape[1]))
     rnd.shuffle(rows)
     rnd.shuffle(cols)
-    a, b = stats.crosstab_tests(t, fisher=False), stats.crosstab_tests(t[rows][:, cols], fisher=False)
+    a, b = crosstab.crosstab_tests(t, fisher=False), crosstab.crosstab_tests(t[rows][:, cols], fisher=False)
     assert a.pearson.statistic == pytest.approx(b.pearson.statistic, rel=1e-9)
     assert a.likelihood_ratio.statistic == pytest.approx(b.likelihood_ratio.statistic, rel=1e-9, abs=1e-12)
     assert a.pearson.pvalue == pytest.approx(b.pearson.pvalue, rel=1e-9, abs=1e-300)
@@ -318,7 +326,7 @@ def test_permuting_categories_leaves_the_statistics_unchanged(t, rnd):
 @settings(max_examples=60, deadline=None)
 @given(tables, st.integers(2, 7))
 def test_scaling_counts_scales_chi_square_and_keeps_effect_sizes(t, k):
-    a, b = stats.crosstab_tests(t, fisher=False), stats.crosstab_tests(t * k, fisher=False)
+    a, b = crosstab.crosstab_tests(t, fisher=False), crosstab.crosstab_tests(t * k, fisher=False)
     assert b.pearson.statistic == pytest.approx(k * a.pearson.statistic, rel=1e-9, abs=1e-9)
     assert b.likelihood_ratio.statistic == pytest.approx(k * a.likelihood_ratio.statistic, rel=1e-9, abs=1e-9)
     assert b.cramers_v.estimate == pytest.approx(a.cramers_v.estimate, rel=1e-9, abs=1e-12)
@@ -328,7 +336,7 @@ def test_scaling_counts_scales_chi_square_and_keeps_effect_sizes(t, k):
 @settings(max_examples=40, deadline=None)
 @given(tables)
 def test_cramers_v_interval_contains_the_estimate(t):
-    v = stats.crosstab_tests(t, fisher=False).cramers_v
+    v = crosstab.crosstab_tests(t, fisher=False).cramers_v
     assert 0 <= v.ci_low <= v.estimate + 1e-12 and v.estimate <= v.ci_high + 1e-12 and v.ci_high <= 1
 
 
@@ -340,7 +348,7 @@ def test_cochran_armitage_reverse_order_flips_z(groups):
     p = sum(x) / sum(n)
     if p in (0, 1):
         return
-    fwd, rev = stats.cochran_armitage(x, n), stats.cochran_armitage(x[::-1], n[::-1])
+    fwd, rev = proportions.cochran_armitage(x, n), proportions.cochran_armitage(x[::-1], n[::-1])
     assert rev.z == pytest.approx(-fwd.z, rel=1e-9, abs=1e-9)
     assert rev.pvalue == pytest.approx(fwd.pvalue, rel=1e-9)
 
@@ -351,7 +359,7 @@ def test_column_letters_match_field_cats_example():
     # 38 cats trained with food (28 danced), 162 with affection (48 danced); SPSS's crosstab gives the
     # counts of each row the subscripts a (food) and b (affection): the proportions differ.
     cats = pd.DataFrame([[28, 48], [10, 114]], index=["danced", "not"], columns=["food", "affection"])
-    res = stats.column_proportions(cats)
+    res = pairwise.column_proportions(cats)
     assert res.letters.to_numpy().tolist() == [["a", "b"], ["a", "b"]]
     # by hand: p = 76/200 pooled, z = (28/38 - 48/162) / sqrt(p (1 - p) (1/38 + 1/162)) = 5.035; for a
     # 2 x 2 table z^2 is Pearson's chi-square, which Field reports as chi^2(1) = 25.36
@@ -366,18 +374,18 @@ def test_column_letters_hand_worked_three_columns():
     # z13 = -0.2 / sqrt(0.4 * 0.6 * 0.02) = -2.887, p = 0.00389, x 3 = 0.0117 < 0.05;
     # z12 = -0.1 / sqrt(0.35 * 0.65 * 0.02) = -1.483, p = 0.138 (and z23 likewise): a, ab, b
     table = pd.DataFrame([[30, 40, 50], [70, 60, 50]], index=["yes", "no"], columns=["x", "y", "z"])
-    res = stats.column_proportions(table)
+    res = pairwise.column_proportions(table)
     assert res.letters.loc["yes"].tolist() == ["a", "ab", "b"]
     assert res.letters.loc["no"].tolist() == ["a", "ab", "b"]
     row = res.tests[(res.tests["row"] == "yes") & (res.tests["column_a"] == "x") & (res.tests["column_b"] == "z")]
     assert row["z"].item() == pytest.approx(-0.2 / math.sqrt(0.4 * 0.6 * 0.02))
-    assert row["pvalue_adjusted"].item() == pytest.approx(3 * 2 * stats.sps.norm.sf(0.2 / math.sqrt(0.0048)))
+    assert row["pvalue_adjusted"].item() == pytest.approx(3 * 2 * scipy.stats.norm.sf(0.2 / math.sqrt(0.0048)))
     assert not res.any_excluded
 
 
 def test_column_with_proportion_zero_or_one_is_not_compared():
     table = pd.DataFrame([[0, 10, 30], [5, 20, 10]], index=["yes", "no"], columns=["x", "y", "z"])
-    res = stats.column_proportions(table)
+    res = pairwise.column_proportions(table)
     assert res.letters.loc["yes", "x"] == "" and res.letters.loc["no", "x"] == ""  # 0 and 1 in column x
     assert res.any_excluded
     assert set(res.tests["column_a"]) | set(res.tests["column_b"]) == {"y", "z"}
@@ -393,7 +401,7 @@ def test_column_with_proportion_zero_or_one_is_not_compared():
 )
 def test_compact_letters_share_a_letter_exactly_when_not_different(case):
     n, differ = case
-    letters = stats.compact_letters(n, differ)
+    letters = pairwise.compact_letters(n, differ)
     for i in range(n):
         assert letters[i]
         for j in range(i + 1, n):
@@ -405,7 +413,7 @@ def test_monte_carlo_fisher_shows_its_interval_and_says_so():
     from cmestudy import i18n
 
     hard = [[5, 3, 5, 2, 4], [3, 11, 3, 8, 2], [1, 2, 9, 3, 5], [7, 4, 1, 6, 3], [4, 0, 2, 0, 7]]
-    res = stats.crosstab_tests(hard, exact_seconds=0.0)  # no time for the exact p
+    res = crosstab.crosstab_tests(hard, exact_seconds=0.0)  # no time for the exact p
     assert res.fisher.method == "monte_carlo"
     # R: fisher.test(hard, workspace = 2e8) gives 0.000475163252812858 (226 s here); the 99% interval holds it
     assert res.fisher.ci[0] <= 0.000475163252812858 <= res.fisher.ci[1]
@@ -415,12 +423,12 @@ def test_monte_carlo_fisher_shows_its_interval_and_says_so():
     for lang in ("en", "zh"):
         i18n.set_language(lang)
         try:
-            notes = dict(res.notes())  # numbers are written the way of the report's language
+            notes = dict(association_tables.notes(res))  # numbers are written the way of the report's language
             text = i18n.t("note.fisher_monte_carlo", lang, **notes["note.fisher_monte_carlo"])
         finally:
             i18n.set_language("en")
         assert "99" in text and i18n.integer(res.fisher.samples, lang) in text
-    assert stats.crosstab_tests(hard, fisher=False).to_frame().index.tolist() == [
+    assert crosstab.crosstab_tests(hard, fisher=False).to_frame().index.tolist() == [
         "pearson",
         "likelihood_ratio",
         "n_valid",

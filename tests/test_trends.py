@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy import optimize
 
-from cmestudy import narrative, stats, trends
+from cmestudy.analysis import proportions, trends
+from cmestudy.report import narrative
 
 
 def learners_frame(live_by_year: dict, f2f_by_year: dict, grade="intermediate") -> pd.DataFrame:
@@ -35,7 +36,7 @@ def learners_frame(live_by_year: dict, f2f_by_year: dict, grade="intermediate") 
 
 def test_cochran_armitage_two_groups_by_hand():
     # x = (5, 10) of n = (20, 20): p = .375; T = 2.5; Var = .375 * .625 * (100 - 60^2/40) = 2.34375
-    res = stats.cochran_armitage([5, 10], [20, 20])
+    res = proportions.cochran_armitage([5, 10], [20, 20])
     assert res.z == pytest.approx(2.5 / math.sqrt(2.34375), rel=1e-12)
     # with two groups it equals Pearson's X^2 of the 2 x 2 table: 40 (50 - 150)^2 / (20*20*15*25) = 8/3
     assert res.statistic == pytest.approx(8 / 3, rel=1e-12)
@@ -51,7 +52,7 @@ def test_live_share_trend_uses_the_yearly_counts():
 
 def test_newcombe_interval_matches_the_published_example():
     # Newcombe (1998), Statistics in Medicine 17:873, example (a): 56/70 vs 48/80, method 10: 0.0524 to 0.3339
-    d, lo, hi = stats.proportion_difference_ci(48, 80, 56, 70)
+    d, lo, hi = proportions.proportion_difference_ci(48, 80, 56, 70)
     assert d == pytest.approx(0.2)
     assert (lo, hi) == pytest.approx((0.0524, 0.3339), abs=5e-5)
 

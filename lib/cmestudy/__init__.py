@@ -5,34 +5,31 @@ implementation of continuing medical education programs via 'cloud live broadcas
 in Tianjin Hospital", Occupation and Health 41(6): 838-844, and reruns it on any CME
 office's own platform exports.
 
-Modules, one per concept:
+Folders by the study's stages; a stage imports only the shared modules and the stages before it
+(ingest < clean < analysis < published < report < run; ``tests/test_layout.py`` checks it)::
 
-* :mod:`cmestudy.paths`       -- project paths, anchored at the project root
-* :mod:`cmestudy.fileio`      -- atomic writes, checksums, spreadsheet-safe CSV
-* :mod:`cmestudy.problems`    -- data problems with file, row, column, value and expectation
-* :mod:`cmestudy.schema`      -- the raw-data contract (codebook) and canonical tables
-* :mod:`cmestudy.reading`     -- recognise and read raw exports into canonical tables
-* :mod:`cmestudy.columnar`    -- encoded text columns and repeated pairs for large exports
-* :mod:`cmestudy.privacy`     -- the keyed hash that links learners without identifying them
-* :mod:`cmestudy.engines`     -- the Dask engine for exports beyond one machine
-* :mod:`cmestudy.cleaning`    -- validate, normalise, quarantine, write ``data/processed``
-* :mod:`cmestudy.describe`    -- descriptive tables
-* :mod:`cmestudy.stats`       -- tests of association (chi-square family)
-* :mod:`cmestudy.association` -- the study's tests of delivery mode by professional title
-* :mod:`cmestudy.trends`      -- trends and projections
-* :mod:`cmestudy.narrative`   -- sentences generated from the numbers
-* :mod:`cmestudy.published`   -- published figures and their reproduction
-* :mod:`cmestudy.reconstruct` -- the reconstructed default data set
-* :mod:`cmestudy.plotting`    -- figures
-* :mod:`cmestudy.i18n`        -- the report's languages: message catalogues, numbers written each language's way
-* :mod:`cmestudy.fonts`       -- fonts that draw every character, from the project's own dependencies
-* :mod:`cmestudy.tables`      -- tables labelled, formatted and laid out in three lines
-* :mod:`cmestudy.report`      -- what a notebook shows: headings, tables, figures, sentences
-* :mod:`cmestudy.document`    -- the report assembled from the notebooks: HTML and PDF
-* :mod:`cmestudy.word`        -- the report as a Word document
-* :mod:`cmestudy.cache`       -- fingerprints that let unchanged notebooks be skipped
-* :mod:`cmestudy.pipeline`    -- run the notebooks with papermill
-* :mod:`cmestudy.cli`         -- the ``cmestudy`` command
+    lib/cmestudy/
+      paths, fileio, defaults          shared: project paths, atomic writes and checksums, default settings
+      schema (codebook.yml), problems  the raw-data contract; data problems with file, row, column, expectation
+      i18n (messages/)                 languages: message catalogues, numbers written each language's way
+      lockfile                         requirements.lock: every Python 3.11-3.13 and platform
+      ingest/     read raw exports into canonical, de-identified tables
+                  exports (the folder), reading, textfiles, spreadsheets, recognise (headers), privacy
+                  (keyed hash), columnar, engines (Dask), storage
+      clean/      code and check every row, set aside what cannot be used with its reason
+                  cleaning (data/processed), review (steps, quarantine, unknown titles)
+      analysis/   the statistics, returned as numbers in no language
+                  describe, crosstab (chi-square family), pairwise, proportions (intervals, trend
+                  tests), exact (Fisher) and exact_kernels, association (the study's tests), design
+                  (Rao-Scott, GEE), trends, forecast (monthly models)
+      published/  the paper's figures, their reproduction and what they pin down
+                  paper, statcheck, reconstruct (the default data), consistency, pinned_search, pinned_sets
+      report/     the numbers named in the reader's language, shown and assembled
+                  notebook (what a cell calls: report.show, ...), tables, association_tables,
+                  published_tables, pinned_tables, model_tables, narrative, findings, abstract, plotting,
+                  fonts, textwidth, document (HTML, PDF), word and wordtables (Word), templates/
+      run/        the cmestudy command and the run
+                  cli, config, pipeline, kernels, cache, validation, inprocess, lab (JupyterLab hook)
 """
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """The study's defaults, defined once.
 
-The command line (:mod:`cmestudy.cli`), the pipeline (:class:`cmestudy.pipeline.RunConfig`)
+The command line (:mod:`cmestudy.run.cli`), the pipeline (:class:`cmestudy.run.config.RunConfig`)
 and the statistics read them here; the notebooks' ``parameters`` cells must hold literals
 for papermill, and a test checks that each equals the value here.
 """

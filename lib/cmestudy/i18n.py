@@ -30,7 +30,7 @@ import string
 from functools import cache
 from importlib import resources
 
-from .fileio import read_yaml
+from cmestudy.fileio import read_yaml
 
 #: Languages with a catalogue, and their names as their speakers write them.
 LANGUAGES = {"en": "English", "zh": "中文"}

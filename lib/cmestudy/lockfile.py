@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .paths import PROJECT_ROOT
+from cmestudy.paths import PROJECT_ROOT
 
 LOCK_FILE = PROJECT_ROOT / "requirements.lock"
 CONSTRAINTS_FILE = PROJECT_ROOT / "lock-constraints.txt"

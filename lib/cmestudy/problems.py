@@ -35,7 +35,7 @@ class DataProblem:
         cls, file: str, row: int | None, column: str | None, value: str | None, message: str, /, **params
     ) -> DataProblem:
         """A problem whose text is the catalogue's ``message`` (English in ``expected``)."""
-        from . import i18n
+        from cmestudy import i18n
 
         frozen = tuple(sorted((k, tuple(sorted(v.items())) if isinstance(v, dict) else v) for k, v in params.items()))
         return cls(file, row, column, value, i18n.t(message, "en", **_in(dict(frozen), "en")), message, frozen)
@@ -45,7 +45,7 @@ class DataProblem:
         given per language (a dict ``{"en": ..., "zh": ...}`` to :meth:`from_message`) is taken in it."""
         if not self.message:
             return self.expected
-        from . import i18n
+        from cmestudy import i18n
 
         return i18n.t(self.message, lang, **_in(dict(self.params), lang or i18n.get_language()))
 
@@ -83,7 +83,7 @@ def _in(params: dict, lang: str) -> dict:
 
 def kind_name(kind: str) -> dict:
     """A table's name per language: its code in English sentences (``projects``), its label in Chinese."""
-    from . import i18n
+    from cmestudy import i18n
 
     return {"en": kind, "zh": i18n.t(f"label.kind_{kind}", "zh")}
 
@@ -107,13 +107,13 @@ class DataError(ValueError):
 
     @property
     def headline(self) -> str:
-        from . import i18n
+        from cmestudy import i18n
 
         return i18n.t(self.headline_id, "en", **_in(self.params, "en"))
 
     def format(self, limit: int = MAX_SHOWN, lang: str = "en") -> str:
         """Every problem, the same problem on many rows once: ``rows 2-22, 45-73: got '云课堂直播'``."""
-        from . import i18n
+        from cmestudy import i18n
 
         n = len(self.problems)
         groups = group_problems(self.problems)
@@ -157,7 +157,7 @@ class ProblemGroup:
 
     def describe(self, lang: str = "en") -> str:
         """``file, rows 2-22, column '授课方式': got '云课堂'; expected ...`` in ``lang``."""
-        from . import i18n
+        from cmestudy import i18n
 
         where = self.file
         rows = [r for r in self.rows if r is not None]
@@ -209,7 +209,7 @@ EXCLUDED = ("orphan", "duplicate", "outside_years", "blended_mode")  # rows left
 
 def reason_columns(code: str) -> dict:
     """The ``reason``, ``action`` and ``code`` columns of a quarantine row set aside for ``code``."""
-    from . import i18n
+    from cmestudy import i18n
 
     return {
         "reason": i18n.t(f"label.reason_{code}", "en"),

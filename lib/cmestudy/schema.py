@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .fileio import read_yaml
+from cmestudy.fileio import read_yaml
 
 if TYPE_CHECKING:
     import pandas as pd
