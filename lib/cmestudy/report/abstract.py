@@ -48,7 +48,11 @@ def _naive_clause(y: dict) -> str:
 
 def methods(found: dict, params: dict, dataset: dict, projects: int, learners: int) -> str:
     data = t(
-        "abstract.data_reconstruction" if dataset.get("reconstruction") else "abstract.data_real",
+        "abstract.data_reconstruction"
+        if dataset.get("reconstruction")
+        else "abstract.data_synthetic"
+        if dataset.get("synthetic")
+        else "abstract.data_real",
         projects=i18n.integer(projects),
         learners=i18n.integer(learners),
     )
@@ -93,12 +97,14 @@ def results(found: dict, alpha: float) -> list[str]:
                            design=_design_clause(y.get("design"), alpha)))  # fmt: skip
         out.append(t("abstract.results_tests", items=t("punct.clause_sep").join(items)))
     trend = found.get("trend")
-    if trend and trend.get("live_pct"):
-        years = sorted(trend["live_pct"], key=int)
+    # the first and last years with learners (a study year without learners has no share)
+    years = sorted((y for y, v in (trend or {}).get("live_pct", {}).items() if v is not None), key=int)
+    if years:
         first, last = trend["live_pct"][years[0]], trend["live_pct"][years[-1]]
         if trend.get("not_computable") or trend.get("z") is None:
+            reason = (trend.get("not_computable") or "nc_too_few_years").removeprefix("nc_")
             out.append(t("abstract.results_trend_nc", first=f"{first:.1f}", y0=years[0], last=f"{last:.1f}",
-                         y1=years[-1], reason=t(f"label.skip_{trend['not_computable'].removeprefix('nc_')}")))  # fmt: skip
+                         y1=years[-1], reason=t(f"label.skip_{reason}")))  # fmt: skip
         else:
             out.append(t("abstract.results_trend", first=f"{first:.1f}", y0=years[0], last=f"{last:.1f}",
                          y1=years[-1], z=f"{trend['z']:.2f}", p=i18n.p_clause(trend["p"])))  # fmt: skip
