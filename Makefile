@@ -12,7 +12,7 @@ LOCK   := requirements.lock
 SETUP  := $(PYTHON) install.py --venv $(VENV) --quiet $(if $(filter command line environment,$(origin PYTHON)),--rebuild-for-this-python)
 
 .DEFAULT_GOAL := help
-.PHONY: help install report test test-all lab lock wheelhouse data consistency bench bench-exact bench-scale clean
+.PHONY: help install report test test-all lab lock wheelhouse data example consistency bench bench-exact bench-scale bench-institutions clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ WHEELS ?= wheels
 wheelhouse: ## Download every locked file for an offline install into $(WHEELS)/ (TARGET=, PY= for another machine)
 	$(PYTHON) install.py wheelhouse $(WHEELS) --venv $(VENV) $(if $(TARGET),--target $(TARGET)) $(if $(PY),--python $(PY))
 
+example: install ## Regenerate the synthetic multi-institution example in data/examples/city/ (then: make report RAW=data/examples/city OUT=output/city)
+	$(BIN)/cmestudy example city --out data/examples/city
+
 consistency: install ## Tables consistent with the published figures (about 5 min): data/raw/published-consistency.json
 	$(BIN)/cmestudy consistency --raw data/raw --out data/raw/published-consistency.json
 
@@ -54,6 +57,9 @@ bench: install ## Benchmark ingest at 1M and 10M rows against DuckDB, and the st
 
 bench-scale: install ## Ingest and the whole study (cmestudy run) at 30 and 100 million rows, both engines, threads and a 2-worker cluster, peak of every process (not in CI)
 	$(BIN)/python benchmarks/scale.py
+
+bench-institutions: install ## The regional study of 200 institutions at 10 million enrolments vs the single report (not in CI)
+	$(BIN)/python benchmarks/institutions.py
 
 bench-exact: install ## Time Fisher's exact test on r x c tables against R's fisher.test (output/benchmarks/)
 	$(BIN)/python benchmarks/exact.py

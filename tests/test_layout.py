@@ -177,6 +177,7 @@ def test_the_notebooks_the_command_line_and_the_pipeline_share_one_set_of_defaul
         "lang": defaults.LANG,
         "engine": defaults.ENGINE,
         "scheduler": defaults.SCHEDULER,
+        "min_cell": defaults.MIN_CELL,
     }
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cell = _parameters_cell(path)

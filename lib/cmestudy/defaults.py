@@ -25,6 +25,9 @@ HORIZON_MONTHS = 24
 CHANGE_DATE: str | None = None
 CHANGE_KIND = "step"
 CHANGE_KINDS = ("step", "slope")
+#: Smallest count an institution's table shows: counts from 1 to MIN_CELL - 1 are written "<5" (as health
+#: statistics offices publish), with secondary suppression (``--min-cell``).
+MIN_CELL = 5
 #: Ingest engine and Dask scheduler address (None: threads on this machine).
 ENGINE = "pandas"
 SCHEDULER: str | None = None

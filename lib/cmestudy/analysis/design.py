@@ -93,7 +93,7 @@ def _dummies(levels: np.ndarray) -> np.ndarray:
     return (levels[:, None] == np.arange(1, k)[None, :]).astype(float)
 
 
-def rao_scott(cluster_counts, index=None, columns=None) -> RaoScott:
+def rao_scott(cluster_counts, index=None, columns=None, strata=None) -> RaoScott:
     """Rao-Scott corrected Pearson chi-square of an r x c table whose counts come in clusters.
 
     Parameters
@@ -103,6 +103,9 @@ def rao_scott(cluster_counts, index=None, columns=None) -> RaoScott:
         clusters are taken as sampled with replacement, as ``svydesign(ids = ~cluster)``.
     index, columns : sequence, optional
         Labels of the rows and columns, for the cell design effects.
+    strata : sequence of length C, optional
+        The stratum of each cluster (e.g. the organising institution of each project), as
+        ``svydesign(ids = ~cluster, strata = ~stratum)``; None: one stratum.
 
     Returns
     -------
@@ -114,7 +117,11 @@ def rao_scott(cluster_counts, index=None, columns=None) -> RaoScott:
     order), cluster sizes :math:`m_c` and cluster counts :math:`n_{ck}`, the linearised covariance
     of :math:`\\hat p` is ([2] sec. 2.3)
 
-    .. math:: V = \\frac{C}{C-1} \\sum_c z_c z_c^T, \\qquad z_{ck} = (n_{ck} - m_c \\hat p_k) / N.
+    .. math:: V = \\sum_h \\frac{C_h}{C_h-1} \\sum_{c \\in h} (z_c - \\bar z_h)(z_c - \\bar z_h)^T,
+              \\qquad z_{ck} = (n_{ck} - m_c \\hat p_k) / N,
+
+    summed over the strata :math:`h` with their :math:`C_h` clusters (one stratum: :math:`\\bar z = 0`);
+    a stratum with a single cluster adds nothing (as ``survey.lonely.psu = "certainty"``).
 
     Let :math:`X_C` be the interaction columns of the saturated model of the r x c layout made
     orthogonal to the main effects (``qr.resid``), :math:`D = \\mathrm{diag}(\\hat p)`. The
@@ -122,7 +129,7 @@ def rao_scott(cluster_counts, index=None, columns=None) -> RaoScott:
 
     .. math:: \\Delta = (X_C^T D^{-1} X_C / N)^{-1} \\, X_C^T D^{-1} V D^{-1} X_C
 
-    ([1] eq. 3.2). With Pearson's :math:`X^2` of the table and :math:`\\nu = C - 1`:
+    ([1] eq. 3.2). With Pearson's :math:`X^2` of the table and :math:`\\nu = C - H` (clusters less strata):
 
     * first order ([1] eq. 3.3): :math:`X^2 / \\bar\\delta \\sim \\chi^2_{(r-1)(c-1)}`,
       :math:`\\bar\\delta = \\mathrm{tr}\\,\\Delta / ((r-1)(c-1))`;
@@ -130,7 +137,7 @@ def rao_scott(cluster_counts, index=None, columns=None) -> RaoScott:
       :math:`F = X^2 / \\mathrm{tr}\\,\\Delta \\sim F(d_0, d_0 \\nu)`,
       :math:`d_0 = (\\mathrm{tr}\\,\\Delta)^2 / \\mathrm{tr}(\\Delta^2)`.
 
-    These are ``svychisq(~row + col, svydesign(ids = ~cluster), statistic = "Chisq")`` and
+    These are ``svychisq(~row + col, svydesign(ids = ~cluster[, strata = ~stratum]), statistic = "Chisq")`` and
     ``statistic = "F"`` of the R package survey. The cell design effect is
     :math:`V_{kk} (N - 1) / (\\hat p_k (1 - \\hat p_k))`, as ``svymean(..., deff = "replace")``.
     With one unit per cluster every :math:`\\delta_i = N / (N - 1)`: the tests are the naive
@@ -144,7 +151,9 @@ def rao_scott(cluster_counts, index=None, columns=None) -> RaoScott:
     t = np.asarray(cluster_counts, dtype=float)
     if t.ndim != 3:
         raise ValueError(f"cluster counts of shape (clusters, rows, columns) are needed, got shape {t.shape}")
-    t = t[t.sum(axis=(1, 2)) > 0]
+    kept = t.sum(axis=(1, 2)) > 0
+    t = t[kept]
+    stratum = np.zeros(len(t), dtype=int) if strata is None else pd.factorize(np.asarray(strata)[kept])[0]
     n_c, r, c = t.shape
     if n_c < 2:
         raise NotComputable("one_project", "a design-based test needs at least two clusters with counts")
@@ -160,7 +169,12 @@ def rao_scott(cluster_counts, index=None, columns=None) -> RaoScott:
     p = counts.sum(axis=0) / n
     m = counts.sum(axis=1)
     z = (counts - m[:, None] * p[None, :]) / n
-    v = n_c / (n_c - 1) * (z.T @ z)
+    v = np.zeros((r * c, r * c))
+    for h in np.unique(stratum):
+        zh = z[stratum == h]
+        if len(zh) > 1:
+            d = zh - zh.mean(axis=0) if strata is not None else zh  # one stratum: the z sum to 0 already
+            v += len(zh) / (len(zh) - 1) * (d.T @ d)
 
     rows = np.tile(np.arange(r), c)
     cols = np.repeat(np.arange(c), r)
@@ -178,7 +192,7 @@ def rao_scott(cluster_counts, index=None, columns=None) -> RaoScott:
 
     expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / n
     x2 = float(((table - expected) ** 2 / expected).sum())
-    nu = n_c - 1
+    nu = n_c - len(np.unique(stratum))
     if trace2 > 0:
         d0 = trace * trace / trace2
         f = x2 / trace

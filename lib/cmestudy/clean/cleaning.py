@@ -191,6 +191,8 @@ def clean_projects(projects: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataF
             "_row": p["_row"],
         }
     )
+    if "institution" in projects.columns:  # optional: only a register that names its organisers has the column
+        out["institution"] = p["institution"].astype(str).str.strip().replace("", pd.NA).astype("string")
     return out.sort_values(["year", "project_id"], kind="stable").reset_index(drop=True), problems, notes
 
 

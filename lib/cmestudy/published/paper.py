@@ -48,14 +48,20 @@ def load(raw_dir) -> Published | None:
     )
 
 
+#: The file that marks a raw directory as a synthetic example (written by ``cmestudy example``).
+SYNTHETIC = "synthetic.yml"
+
+
 def dataset_info(raw_dir) -> dict:
     """What the report says of the data: a reconstruction or not, and what study it reproduces.
 
-    A raw directory holding ``reconstruction.yml`` is the reconstructed default data set.
+    A raw directory holding ``reconstruction.yml`` is the reconstructed default data set; one holding
+    ``synthetic.yml`` a synthetic example (``cmestudy example``), labelled as such in the report.
     """
     raw_dir = Path(raw_dir)
     pub = load(raw_dir)
-    return {"reconstruction": (raw_dir / "reconstruction.yml").is_file(), "citation": pub.citation if pub else ""}
+    return {"reconstruction": (raw_dir / "reconstruction.yml").is_file(), "synthetic": (raw_dir / SYNTHETIC).is_file(),
+            "citation": pub.citation if pub else ""}  # fmt: skip
 
 
 def matches(value: float, published: float, decimals: int) -> bool:

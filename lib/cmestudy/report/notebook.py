@@ -275,12 +275,14 @@ def warnings(items) -> None:
 
 
 def dataset_note(raw_dir) -> None:
-    """The callout that labels a reconstructed data set (nothing for real data)."""
+    """The callout that labels a reconstructed or synthetic data set (nothing for real data)."""
     from cmestudy.published.paper import dataset_info
 
     info = dataset_info(raw_dir)
     if info["reconstruction"]:
         say("dataset.reconstruction_note", kind="warning")
+    if info.get("synthetic"):
+        say("dataset.synthetic_note", kind="warning")
     if info["citation"]:
         say("dataset.reproduces", citation=info["citation"])
 

@@ -9,6 +9,7 @@ with fonts that cover Chinese (:func:`cmestudy.report.fonts.use_in_matplotlib`);
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -454,5 +455,45 @@ def consistent_live_shares(result: dict, located: dict | None = None, confidence
     ax.set_xlabel(t("axis.year"))
     ax.set_ylabel(t("axis.live_share_of_title"))
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=2)
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def funnel(result) -> plt.Figure:
+    """Funnel plot (Spiegelhalter 2005): each institution's live share against its number of learners (or
+    projects), the pooled share, exact binomial limits at 95% and 99.8% and, when the funnel is
+    over-dispersed, the 99.8% limits after the additive adjustment (dashed). Institutions outside the 99.8%
+    limits are labelled with their names."""
+    table = result.table
+    fig, ax = plt.subplots(figsize=(WIDTH, 8.5 * CM))
+    n_max = max(float(table["n"].max()), 2.0)
+    grid = np.unique(np.round(np.geomspace(1, n_max * 1.15, 400)))
+    for level, style in ((0.95, ":"), (0.998, "-")):
+        low, high = result.curve(grid, level)
+        name = t("axis.funnel_limits", level=i18n.level(level))
+        ax.plot(grid, 100 * low, style, color="#555555", linewidth=0.9, label=name)
+        ax.plot(grid, 100 * high, style, color="#555555", linewidth=0.9)
+    if result.overdispersed:
+        low, high = result.curve(grid, 0.998, adjusted=True)
+        ax.plot(grid, 100 * low, "--", color="#b2182b", linewidth=0.9, label=t("axis.funnel_adjusted"))
+        ax.plot(grid, 100 * high, "--", color="#b2182b", linewidth=0.9)
+    ax.axhline(100 * result.pooled, color=MODE_COLORS["live"], linewidth=1.0,
+               label=t("axis.funnel_pooled", pooled=i18n.number(100 * result.pooled, 1)))  # fmt: skip
+    outside = table["outside_998"] != 0
+    ax.scatter(table.loc[~outside, "n"], 100 * table.loc[~outside, "share"], s=16, color="#4b86b4", zorder=3)
+    ax.scatter(table.loc[outside, "n"], 100 * table.loc[outside, "share"], s=22, color="#b2182b", zorder=3)
+    named = table["outside_998_adjusted"] != 0 if result.overdispersed else outside  # the ones that stand out
+    for name, r in table[named].iterrows():
+        ax.annotate(str(name), (r["n"], 100 * r["share"]), xytext=(3, 3), textcoords="offset points", fontsize=6.5)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: i18n.integer(v) if v >= 1 else ""))
+    ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+    ax.set_xlim(max(1.0, float(table["n"].min()) * 0.8), n_max * 1.15)
+    ax.set_ylim(-2, 102)
+    ax.set_xlabel(t(f"axis.funnel_n_{result.measure}"))
+    ax.set_ylabel(t("axis.funnel_share"))
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig

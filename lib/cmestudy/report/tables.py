@@ -70,7 +70,10 @@ def _is_missing(v) -> bool:
 
 
 def formatter(code: str, series: pd.Series) -> Callable:
-    """How the values of a column are written, from its code and its type."""
+    """How the values of a column are written, from its code and its type; a column already written as
+    text (counts hidden as "<5", an estimate with its interval) is printed as it is."""
+    if pd.api.types.is_string_dtype(series) and series.map(lambda v: isinstance(v, str) or _is_missing(v)).all():
+        return lambda v: "" if _is_missing(v) else str(i18n.label(v))
     if pd.api.types.is_bool_dtype(series):
         return lambda v: "" if _is_missing(v) else i18n.t("label.yes" if v else "label.no")
     if code in P_CODES:
@@ -89,6 +92,19 @@ def formatter(code: str, series: pd.Series) -> Callable:
             "" if _is_missing(v) else i18n.integer(v) if float(v).is_integer() and abs(v) >= 1000 else i18n.number(v, 3)
         )
     return lambda v: "" if _is_missing(v) else str(i18n.label(v)) if isinstance(v, str) else str(v)
+
+
+#: A number already written as text: "1,234", "12.5", "<5", "0.59 (0.55–0.65)", "22/28", "71.6–79.6" (thin
+#: spaces in Chinese).
+WRITTEN_NUMBER = re.compile(r"^[<>]?-?[\d.,\u2009]+(?:/\d+|–[\d.,\u2009]+| \([\d.,\u2009–-]+\))?$")
+
+
+def _written_numbers(series: pd.Series) -> bool:
+    """Whether a text column holds numbers written by the report (right-aligned as numbers are)."""
+    if not pd.api.types.is_string_dtype(series):
+        return False
+    values = [v for v in series if isinstance(v, str) and v]
+    return bool(values) and all(WRITTEN_NUMBER.match(v) for v in values)
 
 
 def _as_callable(fmt) -> Callable:
@@ -159,7 +175,8 @@ def layout(
             else []
         )
         rows.append((heads, cells))
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in cols]
+    numeric = [(pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])) or _written_numbers(frame[c])
+               for c in cols]  # fmt: skip
     placed = {}
     if marks is not None:
         for r, key in enumerate(frame.index):

@@ -192,6 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--no-progress", dest="progress", action="store_false", help="no per-cell progress bar")
     r.add_argument(
+        "--by",
+        choices=["institution"],
+        default=None,
+        help="also write one study report per organising institution under OUT/institutions/NAME/, several at a "
+        "time, each rerun only when its rows change",
+    )
+    r.add_argument(
+        "--min-cell",
+        type=int,
+        default=defaults.MIN_CELL,
+        metavar="N",
+        help=f"tables by organising institution write counts below N as <N, with secondary suppression "
+        f"(default: {defaults.MIN_CELL}; 1 shows every count)",
+    )
+    r.add_argument(
         "--engine",
         choices=["pandas", "dask"],
         default=defaults.ENGINE,
@@ -276,6 +291,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not write: exit 1 if the files on disk differ from a fresh reconstruction",
     )
+    e = sub.add_parser(
+        "example",
+        help="write a synthetic example data set (city: 30 organising institutions, Chinese headers, GBK)",
+        description="Write the synthetic exports of a city's CME register with an organising institution per "
+        "project (举办单位), to see and test the report's comparison of institutions. Synthetic: no real "
+        "institution's data. Deterministic: the same files every time.",
+    )
+    e.add_argument("name", choices=["city"], help="the example to write")
+    e.add_argument(
+        "--out",
+        type=Path,
+        default=paths.PROJECT_ROOT / "data" / "examples" / "city",
+        metavar="DIR",
+        help="directory to write into (default: data/examples/city)",
+    )
     k = sub.add_parser(
         "consistency",
         help="list the learner tables consistent with the published figures, and what holds in all of them",
@@ -329,6 +359,22 @@ def _consistency(args) -> int:
     return 0
 
 
+def _by_institution(cfg) -> int:
+    """The institutions' own reports after the regional one: what each ran, and which failed."""
+    from cmestudy import i18n
+    from cmestudy.run import by_institution
+    from cmestudy.run.config import EXIT_FAILED
+
+    runs = by_institution.run_all(cfg)
+    for r in runs:
+        what = ", ".join(r.executed) if r.executed else i18n.t("run.by_up_to_date", cfg.lang)
+        print(i18n.t("run.by_institution", cfg.lang, name=r.name, folder=str(r.folder), what=what), file=sys.stderr)
+    failed = [r for r in runs if r.returncode]
+    for r in failed:
+        print(i18n.t("cli.error", cfg.lang, message=f"{r.name}: {r.message}"), file=sys.stderr)
+    return EXIT_FAILED if failed else 0
+
+
 def _run(args) -> int:
     from cmestudy import i18n
     from cmestudy.problems import DataError
@@ -367,11 +413,14 @@ def _run(args) -> int:
         jobs=max(1, args.jobs),
         engine=args.engine,
         scheduler=args.scheduler,
+        min_cell=max(1, args.min_cell),
         cell_timeout=args.cell_timeout,
         formats=args.formats,
     )
     try:
         run(cfg)
+        if args.by == "institution":
+            return _by_institution(cfg)
     except (FileNotFoundError, NotADirectoryError, DataError) as exc:
         print(i18n.t("cli.error", cfg.lang, message=error_text(exc, cfg.lang)), file=sys.stderr)
         return EXIT_INVALID
@@ -431,6 +480,12 @@ def main(argv: list[str] | None = None) -> int:
         return _reconstruct(args)
     if args.command == "consistency":
         return _consistency(args)
+    if args.command == "example":
+        from cmestudy.run import examples
+
+        for path in examples.write_city(paths.resolve(args.out)):
+            print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+        return 0
     return 2  # pragma: no cover - argparse requires a command
 
 

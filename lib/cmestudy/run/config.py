@@ -127,6 +127,7 @@ class RunConfig:
     jobs: int = defaults.JOBS
     engine: str = defaults.ENGINE
     scheduler: str | None = defaults.SCHEDULER
+    min_cell: int = defaults.MIN_CELL
     cell_timeout: float = defaults.CELL_TIMEOUT
     formats: tuple[str, ...] = defaults.FORMATS
 
@@ -145,6 +146,7 @@ class RunConfig:
             "lang": self.lang,
             "engine": self.engine,
             "scheduler": self.scheduler,
+            "min_cell": int(self.min_cell),
         }
 
 
