@@ -280,3 +280,20 @@ def test_the_city_report_shows_the_section_in_html_pdf_and_word(tmp_path, lang, 
     word = "\n".join(p.text for p in docx.Document(str(out / "report.docx")).paragraphs)
     assert heading in word
     assert ("synthetic example" if lang == "en" else "合成示例数据") in html
+
+
+def test_projects_without_an_organiser_and_a_year_without_face_to_face(city):
+    """Projects with an empty organiser cell are left out of the comparison (no "<NA>" institution); a year
+    without face-to-face learners is "not computable" in the tests within institutions, and the others hold."""
+    projects = city.projects.copy()
+    projects.loc[projects.index[:20], "institution"] = pd.NA
+    learners = city.learners[~((city.learners["year"] == 2022) & (city.learners["mode"].astype(str) == "face_to_face"))]
+    counts = institutions.counts(projects, learners, [2021, 2022, 2023])
+    assert "<NA>" not in counts.index.get_level_values("institution")
+    inside = institutions.within(learners, projects, [2021, 2022, 2023])
+    assert inside["tests"].loc[2022, "not_computable"] == "no_face_to_face"
+    assert inside["tests"].loc[[2021, 2023], "cmh_p"].notna().all()
+    table = institution_tables.within_table(inside)
+    assert table.loc[2022, ("note", "")] == "nc_no_face_to_face"
+    said = institution_tables.sentences(institutions.learner_funnel(counts), inside, 0.05)
+    assert not any(s.startswith("2022") for s in said) and any(s.startswith("2021") for s in said)

@@ -52,13 +52,14 @@ def present(projects: pd.DataFrame) -> bool:
 
 # --------------------------------------------------------------------------- counts
 def counts(projects: pd.DataFrame, learners: pd.DataFrame, years) -> pd.DataFrame:
-    """Projects and learners by institution, year and mode, and the live shares (0-1).
+    """Projects and learners by institution, year and mode, and the live shares (0-1); projects without an
+    organiser (an empty cell) are left out of the comparison.
 
     Index (institution, year); columns ``projects_live``, ``projects_face_to_face``, ``learners_live``,
     ``learners_face_to_face``, ``share_projects_live``, ``share_learners_live`` (NaN where a year has
     no project or learner of the institution)."""
     years = [int(y) for y in years]
-    pr = projects[projects["year"].isin(years)]
+    pr = projects[projects["year"].isin(years) & projects["institution"].notna()]  # no organiser: not compared
     lr = learners[learners["year"].isin(years)].merge(pr[["project_id", "institution"]], on="project_id")
     names = sorted(pr["institution"].astype(str).unique())
     index = pd.MultiIndex.from_product([names, years], names=["institution", "year"])
@@ -246,7 +247,7 @@ def _year_tables(learners: pd.DataFrame, projects: pd.DataFrame, year: int):
     """Learners of ``year`` with known titles as (institution x mode x title) tables and (project x mode x
     title) cluster counts with each project's institution."""
     lr = learners[(learners["year"] == year) & learners["grade"].astype(str).isin(GRADES)]
-    lr = lr.merge(projects[["project_id", "institution"]], on="project_id")
+    lr = lr.merge(projects.loc[projects["institution"].notna(), ["project_id", "institution"]], on="project_id")
     lr = lr.assign(institution=lr["institution"].astype(str), mode=lr["mode"].astype(str),
                    grade=lr["grade"].astype(str))  # fmt: skip
     cube = lr.groupby(["institution", "mode", "grade"])["learners"].sum()
@@ -309,7 +310,9 @@ def within(learners: pd.DataFrame, projects: pd.DataFrame, years, pairs=None, al
         tested = int(np.isfinite(own).sum())
         significant = int((own[np.isfinite(own)] < alpha).sum())
         row |= {"tested_alone": tested, "significant_alone": significant}
-        if cmh.pvalue >= alpha:
+        if not np.isfinite(cmh.pvalue):
+            pass  # no institution with two learners: no pattern to tell
+        elif cmh.pvalue >= alpha:
             row["pattern"] = "pool_only" if p < alpha else "none"
         else:
             row["pattern"] = "most" if tested and significant >= tested / 2 else "few"
