@@ -166,7 +166,8 @@ def bench_xlsx(work: Path, rows: int = XLSX_ROWS, repeat: int = 3) -> dict:
 OURS = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from cmestudy import cleaning, ingest
+from cmestudy.clean import cleaning
+from cmestudy.ingest import exports as ingest
 raw, out = sys.argv[1], sys.argv[2]
 ingested = ingest.read_raw_dir(raw, key=b"benchmark-key-not-secret")
 cleaned = cleaning.clean(ingested, years=[2021, 2022, 2023])

@@ -49,7 +49,8 @@ sys.path.insert(0, str(ROOT / "lib"))
 RUN = r"""
 import json, sys, time
 t0 = time.perf_counter()
-from cmestudy import cleaning, ingest
+from cmestudy.clean import cleaning
+from cmestudy.ingest import exports as ingest
 raw, out, engine, workers, memory = sys.argv[1:6]
 scheduler, cluster = None, None
 if workers != "0":
