@@ -297,3 +297,32 @@ def test_projects_without_an_organiser_and_a_year_without_face_to_face(city):
     assert table.loc[2022, ("note", "")] == "nc_no_face_to_face"
     said = institution_tables.sentences(institutions.learner_funnel(counts), inside, 0.05)
     assert not any(s.startswith("2022") for s in said) and any(s.startswith("2021") for s in said)
+
+
+def test_the_split_writes_each_institution_de_identified_and_keeps_rows_without_identity(tmp_path):
+    """The raw folders of --by institution: a learner by the regional keyed hash (the same 16 hex digits in
+    every institution), a row without any identity kept with an empty id, and only the institution's rows."""
+    from cmestudy.ingest import exports, storage
+    from cmestudy.run import by_institution
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "projects.csv").write_text(
+        "project_id,year,level,mode,discipline,举办单位\nP1,2022,national,live,Surgery,A院\nP2,2022,hospital,面授,Nursing,B/院\n",
+        encoding="utf-8",
+    )
+    (raw / "enrolments.csv").write_text(
+        "project_id,姓名,手机号,professional_title\nP1,张三,13800000000,主治医师\nP1,,,护师\nP2,张三,13800000000,主治医师\n",
+        encoding="utf-8",
+    )
+    processed = tmp_path / "processed"
+    storage.write_ingested(exports.read_raw_dir(raw, key=b"k" * 16), processed)
+    folders = by_institution.split(processed, raw, tmp_path / "out")
+    assert {n: p.name for n, p in folders.items()} == {"A院": "A院", "B/院": "B_院"}
+    a = pd.read_csv(folders["A院"] / "raw" / "enrolments.csv", dtype=str, keep_default_na=False)
+    b = pd.read_csv(folders["B/院"] / "raw" / "enrolments.csv", dtype=str, keep_default_na=False)
+    assert a["project_id"].tolist() == ["P1", "P1"] and b["project_id"].tolist() == ["P2"]
+    assert a["learner_id"].iloc[1] == "" and len(a["learner_id"].iloc[0]) == 16
+    assert a["learner_id"].iloc[0] == b["learner_id"].iloc[0]  # the same person, the same key, no name
+    text = (folders["A院"] / "raw" / "enrolments.csv").read_text(encoding="utf-8")
+    assert "张三" not in text and "13800000000" not in text

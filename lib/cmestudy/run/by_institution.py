@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cmestudy.fileio import write_bytes
@@ -73,10 +74,11 @@ def split(processed_dir, raw_dir, out_dir) -> dict[str, Path]:
                          "(举办单位, 主办单位, organiser, ...)")  # fmt: skip
     names = projects["institution"].astype("string").str.strip()
     enrol = ingested.enrolments
-    keys = enrol["learner_key"].astype("uint64")
+    key = enrol["learner_key"].cat  # each learner's keyed hash once, as 16 hex digits; "" for a row without identity
+    written = np.array([f"{int(k):016x}" for k in key.categories] + [""], dtype=object)
     enrolments = pd.DataFrame({
         "project_id": enrol["project_id"].astype(str),
-        "learner_id": keys.map(lambda k: f"{int(k):016x}").astype(str).where(enrol["learner_key"].notna(), ""),
+        "learner_id": written[key.codes.to_numpy()],
         "professional_title": enrol["professional_title"].astype(str).where(enrol["professional_title"].notna(), ""),
     })  # fmt: skip
     counts = ingested.counts
