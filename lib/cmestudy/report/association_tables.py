@@ -145,7 +145,8 @@ def apa_chi2(result: CrosstabResult, decimals: int = 3) -> str:
     )
 
 
-def _with_interval(estimate: float, low: float, high: float) -> str | None:
+def with_interval(estimate: float, low: float, high: float) -> str | None:
+    """An estimate with its interval in one cell, "1.23 (1.01–1.50)"; None when there is no estimate."""
     if not np.isfinite(estimate):
         return None
     return f"{i18n.number(estimate, 2)} ({i18n.number(low, 2)}–{i18n.number(high, 2)})"
@@ -243,8 +244,8 @@ def odds_ratio_table(design: dict[int, DesignYear]) -> pd.DataFrame:
         design,
         "odds_ratios",
         lambda o: {
-            ("naive", "or_with_ci"): _with_interval(o["or_naive"], o["or_naive_low"], o["or_naive_high"]),
-            ("gee", "or_with_ci"): _with_interval(o["or_gee"], o["or_gee_low"], o["or_gee_high"]),
+            ("naive", "or_with_ci"): with_interval(o["or_naive"], o["or_naive_low"], o["or_naive_high"]),
+            ("gee", "or_with_ci"): with_interval(o["or_gee"], o["or_gee_low"], o["or_gee_high"]),
             ("gee", "p"): o["p_gee"],
             ("gee", "icc"): o["icc"],
             ("gee", "se_ratio"): o["se_ratio"],

@@ -14,6 +14,7 @@ import pandas as pd
 
 from cmestudy import i18n
 from cmestudy.i18n import t
+from cmestudy.report.association_tables import with_interval
 from cmestudy.schema import MODES
 
 
@@ -160,7 +161,7 @@ def pairs_table(within: dict) -> pd.DataFrame:
         [(y, t("label.pair", first=i18n.label(a), second=i18n.label(b))) for y, a, b in pairs.index],
         names=["year", "pair_compared"]))  # fmt: skip
     out[("common_or", "")] = [
-        "" if np.isnan(o) else f"{i18n.number(o, 2)} ({i18n.number(lo, 2)}–{i18n.number(hi, 2)})"
+        with_interval(o, lo, hi)
         for o, lo, hi in zip(pairs["odds_ratio"], pairs["ci_low"], pairs["ci_high"], strict=True)
     ]
     out[("mh", "chi2")] = pairs["statistic"].to_numpy()
