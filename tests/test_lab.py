@@ -86,7 +86,46 @@ def lab(tmp_path_factory):
     log.close()
 
 
-def _run_all_and_save(page, url: str, notebook: str, parameters: str | None = None, shots: Path | None = None):
+#: Every code cell's prompt as the page shows it ("[ ]:", "[*]:", "[3]:").
+PROMPTS = "(scope) => [...document.querySelectorAll(scope + ' .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent)"
+
+
+def _run_all(page, shots: Path | None, notebook: str, lab_log: Path) -> None:
+    """Run All Cells and wait until every cell has run or one shows an error.
+
+    JupyterLab runs nothing when Run All comes before the notebook's session has its kernel (it clears
+    the cells' execution and the prompts stay "[ ]"), which a first start on a fresh, busy machine
+    (CI's) can make happen: Run All is chosen again until a cell is queued or running. A timeout fails
+    with the prompts, any dialog, a screenshot and the end of JupyterLab's log, so that CI says why."""
+    started = "(scope) => [...document.querySelectorAll(scope + ' .jp-CodeCell .jp-InputPrompt')].some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"
+    done = """(scope) => { const ps = [...document.querySelectorAll(scope + ' .jp-CodeCell .jp-InputPrompt')]
+                        .map(e => e.textContent);
+                        return document.querySelector(scope + " [data-mime-type='application/vnd.jupyter.stderr']")
+                            || (ps.length > 0 && ps.every(t => /\\[\\d+\\]/.test(t))); }"""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        for attempt in range(4):
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            try:
+                page.wait_for_function(started, arg=CURRENT, timeout=30_000)
+                break
+            except PlaywrightTimeout:
+                if page.locator(".jp-Dialog").count() or attempt == 3:
+                    raise
+        page.wait_for_function(done, arg=CURRENT, timeout=300_000)
+    except PlaywrightTimeout:
+        where = (shots or lab_log.parent) / f"{notebook}-timeout.png"
+        page.screenshot(path=str(where))
+        dialogs = [d.inner_text() for d in page.locator(".jp-Dialog").all()]
+        log = lab_log.read_text(encoding="utf-8", errors="replace")[-3000:] if lab_log.exists() else ""
+        pytest.fail(f"{notebook}: cells did not all run; prompts {page.evaluate(PROMPTS, CURRENT)}, "
+                    f"dialogs {dialogs}, screenshot {where}\nJupyterLab log:\n{log}")  # fmt: skip
+
+
+def _run_all_and_save(page, url: str, notebook: str, parameters: str | None = None, shots: Path | None = None,
+                      lab_log: Path = Path("lab.log")):  # fmt: skip
     """Open a notebook, optionally replace its parameters cell, Run All, wait for every cell, restore
     the parameters and save. Returns the errors shown and the text of the outputs."""
     page.goto(f"{url}/lab/tree/notebooks/{notebook}.ipynb?reset")  # ?reset: only this notebook open
@@ -95,16 +134,7 @@ def _run_all_and_save(page, url: str, notebook: str, parameters: str | None = No
     original = first.locator(".cm-content").inner_text()
     if parameters is not None:
         _replace_source(page, first, original.replace('lang = "en"', parameters))
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    page.wait_for_function(
-        """(scope) => { const ps = [...document.querySelectorAll(scope + ' .jp-CodeCell .jp-InputPrompt')]
-                        .map(e => e.textContent);
-                        return document.querySelector(scope + " [data-mime-type='application/vnd.jupyter.stderr']")
-                            || (ps.length > 0 && ps.every(t => /\\[\\d+\\]/.test(t))); }""",
-        arg=CURRENT,
-        timeout=300_000,
-    )
+    _run_all(page, shots, notebook, lab_log)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     errors = [
         e.inner_text() for e in page.locator(f"{CURRENT} [data-mime-type='application/vnd.jupyter.stderr']").all()
@@ -151,7 +181,12 @@ def test_jupyterlab_runs_the_notebooks_saves_them_clean_and_the_cached_run_stays
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for notebook in notebooks:
             errors, shown = _run_all_and_save(
-                page, url, notebook, 'lang = "zh"' if lang == "zh" else None, shots if lang == "en" else None
+                page,
+                url,
+                notebook,
+                'lang = "zh"' if lang == "zh" else None,
+                shots if lang == "en" else None,
+                project.parent / "lab.log",
             )
             assert errors == [], f"{notebook}: {errors}"
             if lang == "zh":
