@@ -197,7 +197,8 @@ def test_no_hidden_count_of_the_city_can_be_recovered_from_the_totals(city):
         assert hide.sum() > small.sum()  # secondary suppression was needed
         assert _recoverable(values, hide, lines) == [], min_cell
         table = institution_tables.counts_table(counts, min_cell)
-        assert (table[("learners", "live")] == f"<{min_cell}").sum() == hide[:, 0].sum()
+        assert (table[("learners", "live")] == f"<{min_cell}").sum() == small[:, 0].sum()  # small counts: "<5"
+        assert (table[("learners", "live")] == "x").sum() == (hide & ~small)[:, 0].sum()  # the others hidden: "x"
         assert (table.loc[hide.any(axis=1), ("learners", "live_pct")] == "").all()  # the share would give it away
 
 

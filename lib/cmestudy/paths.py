@@ -50,7 +50,14 @@ def data_suffix(path: Path) -> str:
 
 
 #: Files that accompany the exports and are read for what they are, not as data.
-COMPANION_FILES = {"codebook.yml", "published.yml", "reconstruction.yml", "readme.md", CONSISTENCY_FILE}
+COMPANION_FILES = {
+    "codebook.yml",
+    "published.yml",
+    "reconstruction.yml",
+    "synthetic.yml",
+    "readme.md",
+    CONSISTENCY_FILE,
+}
 
 #: The notebooks of the study, in the order the pipeline runs them.
 NOTEBOOKS = ("01_ingest", "02_clean", "03_descriptive", "04_chisquare", "05_prospects")

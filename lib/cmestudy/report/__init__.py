@@ -8,15 +8,17 @@ from cmestudy.report.notebook import (
     dataset_note,
     figure,
     heading,
+    hide_small,
     level_values,
     say,
     setup_notebook,
     show,
     show_crosstab,
     show_problems,
+    small_cells,
     text,
     warnings,
 )
 
-__all__ = ["dataset_note", "figure", "heading", "level_values", "say", "setup_notebook", "show", "show_crosstab",
-           "show_problems", "text", "warnings"]  # fmt: skip
+__all__ = ["dataset_note", "figure", "heading", "hide_small", "level_values", "say", "setup_notebook", "show",
+           "show_crosstab", "show_problems", "small_cells", "text", "warnings"]  # fmt: skip

@@ -1,9 +1,9 @@
 """Institutions compared, as the report shows them: counts with small cells suppressed, the institutions
 outside the funnel's limits, the tests within institutions and the sentences that say where the pattern holds.
 
-Small counts of learners (1 to ``min_cell - 1``) are shown as "<5" (:func:`suppress`), with secondary
-suppression by hypercubes so that none can be recovered from the totals a reader has (:func:`learner_lines`):
-an institution's learners in a year, the region's learners by year and mode (the descriptive tables), an
+Small counts of learners (1 to ``min_cell - 1``) are shown as "<5", with secondary suppression ("x") by
+hypercubes (:func:`cmestudy.report.disclosure.suppress`) so that none can be recovered from the totals a
+reader has (:func:`learner_lines`): an institution's learners in a year, the region's learners by year and mode (the descriptive tables), an
 institution's learners by mode over the years (the funnel). The statistics are computed on the true counts.
 """
 
@@ -15,54 +15,8 @@ import pandas as pd
 from cmestudy import i18n
 from cmestudy.i18n import t
 from cmestudy.report.association_tables import with_interval
+from cmestudy.report.disclosure import suppress, written
 from cmestudy.schema import MODES
-
-
-def suppress(values, min_cell: int) -> np.ndarray:
-    """Cells of an institution x year x mode table of counts to hide so that no count below ``min_cell``
-    can be recovered from the totals a reader has (:func:`learner_lines`: by institution and year, by year
-    and mode, by institution and mode).
-
-    Primary suppression hides the counts 1 to ``min_cell - 1``. Each of them is then protected by a
-    hypercube (Repsilber 1994; the method of tau-ARGUS's GHMITER): with a second institution and a second
-    year, the 2 x 2 x 2 cells of those institutions, years and both modes are hidden. Adding one to the
-    cube's cells of one parity and taking one from the others changes no total, so while the cells to take
-    from have counts, each hidden cell could be another value: none is pinned down. The cube is the one
-    that can move both ways (every cell a count), else one way, and then hides the fewest learners not
-    hidden yet.
-
-    Returns a boolean mask of the cells to hide, in the shape of ``values`` ((I, Y, M); a table of one year
-    is (I, 1, M), where the cube is a 2 x 2 rectangle).
-
-    >>> suppress(np.array([[[3, 40]], [[12, 30]], [[25, 7]]]), 5)[:, 0].astype(int).tolist()
-    [[1, 1], [0, 0], [1, 1]]
-
-    Reference: Repsilber D (1994). Preservation of confidentiality in aggregated data. Second International
-    Seminar on Statistical Confidentiality, Luxembourg; Hundepool A et al. (2012). Statistical Disclosure
-    Control. Wiley, sec. 4.4.
-    """
-    v = np.asarray(values)
-    n_inst, n_year, n_mode = v.shape
-    hide = (v > 0) & (v < min_cell)
-    if min_cell <= 1:
-        return hide
-    for i, y, _mode in zip(*np.nonzero(hide.copy()), strict=True):
-        others_y = [y2 for y2 in range(n_year) if y2 != y] or [y]
-        best = None
-        for i2 in range(n_inst):
-            if i2 == i:
-                continue
-            for y2 in others_y:
-                cube = np.ix_([i, i2], sorted({y, y2}), range(n_mode))
-                cells = v[cube]
-                parity = np.indices(cells.shape).sum(axis=0) % 2 == 0
-                up, down = (cells[~parity] > 0).all(), (cells[parity] > 0).all()  # the two ways cells can move
-                cost = (not (up or down), not (up and down), int(cells[~hide[cube]].sum()))
-                if best is None or cost < best[0]:
-                    best = (cost, cube)
-        if best is not None:
-            hide[best[1]] = True
-    return hide
 
 
 def learner_lines(index: pd.MultiIndex, modes: int = len(MODES)) -> list[np.ndarray]:
@@ -83,11 +37,11 @@ def learner_lines(index: pd.MultiIndex, modes: int = len(MODES)) -> list[np.ndar
 def counts_table(counts: pd.DataFrame, min_cell: int = 5) -> pd.DataFrame:
     """Projects and learners by institution and year, live and face-to-face, with the live share (%).
 
-    Learner counts below ``min_cell`` are written "<``min_cell``", with secondary suppression against every
-    total a reader has (:func:`suppress`), and a live share of learners whose counts are hidden is hidden too; projects are
-    not persons and are shown as they are. Columns are (measure, mode) codes."""
+    Learner counts below ``min_cell`` are written "<``min_cell``", with secondary suppression ("x") against
+    every total a reader has (:func:`cmestudy.report.disclosure.suppress`), and a live share of learners
+    whose counts are hidden is hidden too; projects are not persons and are shown as they are. Columns are
+    (measure, mode) codes."""
     out = pd.DataFrame(index=counts.index)
-    below = f"<{min_cell}"
     for what in ("projects", "learners"):
         values = counts[[f"{what}_{m}" for m in MODES]].to_numpy()
         hide = np.zeros(values.shape, dtype=bool)
@@ -97,7 +51,7 @@ def counts_table(counts: pd.DataFrame, min_cell: int = 5) -> pd.DataFrame:
             hide = suppress(cube, min_cell).reshape(values.shape)
         for k, mode in enumerate(MODES):
             out[(what, mode)] = [
-                below if h else i18n.integer(int(v)) for v, h in zip(values[:, k], hide[:, k], strict=True)
+                written(int(v), h, min_cell, i18n.integer) for v, h in zip(values[:, k], hide[:, k], strict=True)
             ]
         share = 100 * counts[f"share_{what}_live"].to_numpy()
         out[(what, "live_pct")] = [

@@ -51,6 +51,52 @@ def setup_notebook(output_dir=None, lang: str = i18n.DEFAULT, alpha: float = 0.0
     _STATE["values"] = level_values(alpha, confidence)
 
 
+def small_cells(learners: pd.DataFrame, years, min_cell: int | None) -> None:
+    """Hide learner counts by mode and title below ``min_cell`` in what this notebook shows (an institution's
+    own report; :mod:`cmestudy.report.disclosure`): each year's cells to hide are chosen once here, and
+    :func:`hide_small`, :func:`show_crosstab` and :func:`figure` hide the same cells. ``min_cell`` None or 1
+    shows every count."""
+    from cmestudy.report import disclosure
+
+    if min_cell is None or min_cell <= 1:
+        _STATE["small_cells"] = None
+        return
+    _STATE["small_cells"] = (disclosure.masks(learners, years, min_cell), int(min_cell))
+
+
+def hide_small(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table of learners by mode and title, or of titles' live shares, with the cells :func:`small_cells`
+    hides written "<5" or "x" (and a note saying why); as it is when nothing is hidden. The table is told by
+    its canonical keys: (year, mode) rows and (title, n | row_pct | col_pct) columns
+    (:func:`cmestudy.analysis.describe.title_table`), (year, grade) rows (the live titles' mix), ``group`` rows
+    (the trend test) or (group, from, to) rows (year-on-year changes)."""
+    from cmestudy.report import disclosure
+
+    state = _STATE.get("small_cells")
+    if state is None or not disclosure.any_hidden(state[0]) or frame.empty:
+        return frame
+    hidden, min_cell = state
+    names = list(frame.index.names)
+    if names == ["year", "mode"]:
+        out = disclosure.title_table(frame, hidden, min_cell)
+    elif names == ["year", "grade"]:
+        out = disclosure.live_title_mix(frame, hidden, min_cell)
+    elif names == ["group"]:
+        out = disclosure.live_share_trend(frame, hidden)
+    elif names == ["group", "from", "to"]:
+        out = disclosure.live_share_changes(frame, hidden)
+    else:
+        raise ValueError(f"hide_small: a table with rows {names} is not one of learners by mode and title")
+    out.attrs["small_cells"] = min_cell
+    return out
+
+
+def _small_cells_note(frame: pd.DataFrame) -> list:
+    """The note under a table whose cells :func:`hide_small` or :func:`show_crosstab` hid."""
+    min_cell = frame.attrs.get("small_cells")
+    return [] if min_cell is None else [("note.small_cells", {"min_cell": min_cell, "min_cell_less": min_cell - 1})]
+
+
 def level_values(alpha: float, confidence: float) -> dict:
     """What captions and notes may say of the levels: ``alpha``, ``alpha_pct`` (5), ``level`` (95) and
     ``z``, the two-sided critical value of the standard normal at ``alpha`` (1.96)."""
@@ -206,7 +252,7 @@ def show(
     cap = _message(caption, values)
     notes = [
         _message(n, values) if isinstance(n, str) else _message(n[0], {**values, **n[1]})
-        for n in ([note] if isinstance(note, str) else note or [])
+        for n in ([note] if isinstance(note, str) else list(note or [])) + _small_cells_note(frame)
     ]
     texts = [
         cap,
@@ -225,10 +271,11 @@ def show(
     )
 
 
-def figure(fig, caption: str, name: str | None = None, **values) -> None:
+def figure(fig, caption: str, name: str | None = None, titles: bool = False, **values) -> None:
     """Display a figure with its caption (a message id); save it as PNG (300 dpi) and SVG under
     ``OUTPUT/figures/``, named after the English caption. ``fig`` None (a plotting function with
-    nothing to draw) shows one sentence saying so instead.
+    nothing to draw) shows one sentence saying so instead; so does a figure of ``titles`` (learners by
+    mode and title, or shares of them) when :func:`small_cells` hides some of them.
 
     The figure is saved as laid out (the :mod:`cmestudy.report.plotting` functions call
     ``tight_layout``); ``bbox_inches="tight"`` is not used because it draws every figure once
@@ -239,6 +286,11 @@ def figure(fig, caption: str, name: str | None = None, **values) -> None:
     import matplotlib.pyplot as plt
 
     cap = _message(caption, values)
+    state = _STATE.get("small_cells")
+    if titles and fig is not None and state is not None and any(m.to_numpy().any() for m in state[0].values()):
+        plt.close(fig)  # it would draw the shares of counts the tables hide (an institution's own report)
+        say("figure.small_cells", kind="ok", caption=i18n.plain(cap), min_cell=state[1])
+        return
     if fig is None:  # a plotting function with nothing to draw for these data (no learners, no model)
         say("figure.nothing_to_draw", kind="ok", caption=i18n.plain(cap))
         return
@@ -315,13 +367,9 @@ def show_crosstab(result, year: int, pairwise: pd.DataFrame) -> None:
     notes = ["note.crosstab_counts", "note.column_letters"]
     if letters.any_excluded:
         notes.append("note.column_letters_excluded")
-    show(
+    counts, row_formats = (
         result.percentages_frame(),
-        "caption.crosstab_counts",
-        note=notes,
-        marks=marks,
-        year=year,
-        row_formats={
+        {
             "count": i18n.integer,
             "row_pct": lambda v: i18n.number(v, 1),
             "col_pct": lambda v: i18n.number(v, 1),
@@ -329,13 +377,27 @@ def show_crosstab(result, year: int, pairwise: pd.DataFrame) -> None:
     )
     both = pd.concat({"expected": result.expected, "adjusted_residual": result.adjusted_residuals}, axis=1)
     both.index.name = "mode"
+    formats = {c: (lambda v: i18n.number(v, 2)) for c in both.columns}
+    state = _STATE.get("small_cells")
+    hide = None if state is None else state[0].get(int(year))
+    if hide is not None and hide.to_numpy().any():  # an institution's own report: small counts hidden
+        from cmestudy.report import disclosure
+
+        counts, row_formats = disclosure.crosstab(counts, hide, state[1]), None
+        counts.attrs["small_cells"] = state[1]
+        both, formats = disclosure.residuals(both, hide), None
+        for mode, title in hide[hide].stack().index:  # no letters on a hidden count
+            if (mode, "count") in marks.index and title in marks.columns:
+                marks.loc[(mode, "count"), title] = ""
     show(
-        both,
-        "caption.crosstab_residuals",
-        note="note.adjusted_residuals",
+        counts,
+        "caption.crosstab_counts",
+        note=notes,
+        marks=marks,
         year=year,
-        formats={c: (lambda v: i18n.number(v, 2)) for c in both.columns},
+        row_formats=row_formats,
     )
+    show(both, "caption.crosstab_residuals", note="note.adjusted_residuals", year=year, formats=formats)
     show(result.to_frame(), "caption.chi_square_tests", note=association_tables.notes(result), year=year)
     show(
         result.measures_frame(),

@@ -120,8 +120,10 @@ def run_all(cfg, parallel: int | None = None) -> list[InstitutionRun]:
         args = [sys.executable, "-m", "cmestudy", "run", "--raw", str(folder / "raw"), "--out", str(folder),
                 "--lang", cfg.lang, "--alpha", str(cfg.alpha), "--confidence", str(cfg.confidence),
                 "--adjust", cfg.adjust, "--horizon", str(cfg.horizon_months), "--change-kind", cfg.change_kind,
-                "--min-cell", str(cfg.min_cell), "--jobs", "1", "--no-progress",
-                "--formats", ",".join(cfg.formats)]  # fmt: skip
+                "--min-cell", str(cfg.min_cell), "--suppress-small-cells", "--jobs", "1", "--no-progress",
+                "--cell-timeout", str(cfg.cell_timeout), "--formats", ",".join(cfg.formats)]  # fmt: skip
+        if cfg.kernel:
+            args += ["--kernel", cfg.kernel]
         if cfg.years:
             args += ["--years", ",".join(str(y) for y in cfg.years)]
         if cfg.change_date:

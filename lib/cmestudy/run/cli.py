@@ -207,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {defaults.MIN_CELL}; 1 shows every count)",
     )
     r.add_argument(
+        "--suppress-small-cells",
+        action="store_true",
+        help="hide learner counts by mode and title below --min-cell in this study's own tables, as an "
+        "institution's report does (--by institution does it for each institution's report)",
+    )
+    r.add_argument(
         "--engine",
         choices=["pandas", "dask"],
         default=defaults.ENGINE,
@@ -414,6 +420,7 @@ def _run(args) -> int:
         engine=args.engine,
         scheduler=args.scheduler,
         min_cell=max(1, args.min_cell),
+        suppress_small_cells=args.suppress_small_cells,
         cell_timeout=args.cell_timeout,
         formats=args.formats,
     )

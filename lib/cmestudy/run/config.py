@@ -128,6 +128,7 @@ class RunConfig:
     engine: str = defaults.ENGINE
     scheduler: str | None = defaults.SCHEDULER
     min_cell: int = defaults.MIN_CELL
+    suppress_small_cells: bool = False
     cell_timeout: float = defaults.CELL_TIMEOUT
     formats: tuple[str, ...] = defaults.FORMATS
 
@@ -147,6 +148,7 @@ class RunConfig:
             "engine": self.engine,
             "scheduler": self.scheduler,
             "min_cell": int(self.min_cell),
+            "suppress": bool(self.suppress_small_cells),
         }
 
 
