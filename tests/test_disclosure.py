@@ -123,3 +123,26 @@ def test_hide_small_is_a_no_op_unless_asked(city):
     shown = report.hide_small(describe.title_table(tiny, [2023]))
     assert shown.attrs["small_cells"] == 5 and shown.loc[(2023, "live"), ("senior", "n")] == "<5"
     report.small_cells(tiny, [2023], None)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_sentences_give_no_share_of_a_hidden_count(lang):
+    """The sentences of an institution's report do not write the title shares the tables hide."""
+    from cmestudy.report import narrative
+
+    i18n.set_language(lang)
+    tiny = pd.concat([_learners([[30, 40, 1], [12, 20, 9]], 2022), _learners([[35, 42, 10], [15, 22, 9]], 2023)])
+    tests = association.mode_title_tests(tiny, [2022, 2023])
+    plain = narrative.association(tests, 0.05) + narrative.effect_sizes(tests, 0.05)
+    senior_2022 = f"{100 * 1 / 10:.1f}"  # the one senior learner's live share of her title
+    report.small_cells(tiny, [2022, 2023], 5)
+    try:
+        said = narrative.association(tests, 0.05) + narrative.effect_sizes(tests, 0.05)
+        trend = narrative.trend(trends.live_share_trend(tiny, [2022, 2023]), 0.05)
+    finally:
+        report.small_cells(tiny, [2022, 2023], None)
+    assert said[0] != plain[0] and said[1] == plain[1]  # 2022 reworded, 2023 (nothing hidden) as before
+    assert all(f"{senior_2022}%" not in s for s in said + trend)
+    hidden = "hidden" if lang == "en" else "隐藏"
+    assert hidden in said[0] and hidden in said[2] and hidden not in said[3]
+    assert sum(hidden in s for s in trend) == 2  # junior and senior (hidden in 2022); intermediate and all as before

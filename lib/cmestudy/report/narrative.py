@@ -16,6 +16,7 @@ from cmestudy import i18n
 from cmestudy.analysis import proportions
 from cmestudy.i18n import t
 from cmestudy.report import association_tables, pinned_tables, published_tables
+from cmestudy.report.notebook import hidden_cell
 
 
 def _word(code: str) -> str:
@@ -114,6 +115,8 @@ def association(tests, alpha: float) -> list[str]:
             for _, p in test.pairwise.iterrows()
         )
         key = "significant" if r.pearson.pvalue < alpha else "not_significant"
+        if hidden_cell(year):  # an institution's own report: no share of a hidden count in a sentence
+            key += "_hidden"
         out.append(
             t(
                 f"narrative.association.{key}",
@@ -139,6 +142,11 @@ def trend(trend_table: pd.DataFrame, alpha: float) -> list[str]:
                          reason=_reason(row[("note", "")])))  # fmt: skip
             continue
         first, last = row[("live_pct", years[0])], row[("live_pct", years[-1])]
+        verdict = t("narrative.trend.significant" if row[("p", "")] < alpha else "narrative.trend.not_significant")
+        if group != "all_titles" and any(hidden_cell(y, group) for y in (years[0], years[-1])):
+            out.append(t("narrative.trend.hidden", group=_word(f"group_{group}"), z=f"{row[('z', '')]:.2f}",
+                         p=i18n.p_clause(row[("p", "")]), verdict=verdict))  # fmt: skip
+            continue  # an institution's own report: the shares of hidden counts are not written
         out.append(
             t(
                 f"narrative.trend.{'rose' if last > first else 'fell'}",
@@ -150,9 +158,7 @@ def trend(trend_table: pd.DataFrame, alpha: float) -> list[str]:
                 change=f"{row[('change_points', '')]:+.1f}".replace("-", "−"),
                 z=f"{row[('z', '')]:.2f}",
                 p=i18n.p_clause(row[("p", "")]),
-                verdict=t(
-                    "narrative.trend.significant" if row[("p", "")] < alpha else "narrative.trend.not_significant"
-                ),
+                verdict=verdict,
             )
         )
     return out
@@ -246,6 +252,8 @@ def effect_sizes(tests: dict, alpha: float) -> list[str]:
         grade, gap = largest_share_difference(r)
         size = proportions.cramers_v_magnitude(v.estimate, min(r.observed.shape) - 1)
         key = "small_but_significant" if r.pearson.pvalue < alpha and size in ("negligible", "small") else "plain"
+        if hidden_cell(year):  # an institution's own report: title shares of hidden counts are not written
+            key = "hidden"
         out.append(
             t(
                 f"narrative.effect.{key}",

@@ -91,6 +91,16 @@ def hide_small(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def hidden_cell(year, title: str | None = None) -> bool:
+    """Whether :func:`small_cells` hides a title's cells in a year (``title`` None: any of the year's cells),
+    so that a sentence does not give away what the tables hide."""
+    state = _STATE.get("small_cells")
+    hide = None if state is None else state[0].get(int(year))
+    if hide is None:
+        return False
+    return bool(hide.to_numpy().any() if title is None else str(title) in hide.columns and hide[str(title)].any())
+
+
 def _small_cells_note(frame: pd.DataFrame) -> list:
     """The note under a table whose cells :func:`hide_small` or :func:`show_crosstab` hid."""
     min_cell = frame.attrs.get("small_cells")
