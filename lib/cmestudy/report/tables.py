@@ -95,8 +95,8 @@ def formatter(code: str, series: pd.Series) -> Callable:
 
 
 #: A number already written as text: "1,234", "12.5", "<5", "0.59 (0.55–0.65)", "22/28", "71.6–79.6" (thin
-#: spaces in Chinese).
-WRITTEN_NUMBER = re.compile(r"^[<>]?-?[\d.,\u2009]+(?:/\d+|–[\d.,\u2009]+| \([\d.,\u2009–-]+\))?$")
+#: spaces in Chinese), or "x", a count hidden in an institution's report (:mod:`cmestudy.report.disclosure`).
+WRITTEN_NUMBER = re.compile(r"^(?:[<>]?-?[\d.,\u2009]+(?:/\d+|–[\d.,\u2009]+| \([\d.,\u2009–-]+\))?|x)$")
 
 
 def _written_numbers(series: pd.Series) -> bool:
