@@ -73,6 +73,7 @@ def test_papermill_reads_every_parameter_with_its_help(path, caplog):
         "engine",
         "scheduler",
         "min_cell",
+        "suppress",
     }
     assert all(p["help"] for p in params.values()), [n for n, p in params.items() if not p["help"]]
     assert "Unable to parse" not in caplog.text
