@@ -218,3 +218,32 @@ def test_a_notebook_run_by_hand_with_other_parameters_never_mixes_with_the_study
         for rel in mine:
             assert (out / rel).read_bytes() == (clean / rel).read_bytes(), rel
     assert "nothing changed" in run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html").stderr
+
+
+@pytest.mark.parametrize("notebook", sorted(ALL))
+def test_every_parameter_a_notebook_uses_is_declared_for_its_fingerprint(notebook):
+    """A parameter a notebook's cells read but its metadata does not declare would leave the notebook "up to
+    date" when that parameter changes (e.g. --suppress-small-cells keeping a report's small counts shown)."""
+    import ast
+    import json
+
+    nb = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    params = {t.id for t in ast.walk(ast.parse("".join(code[0]["source"]))) if isinstance(t, ast.Name)}
+    used = {
+        n.id
+        for cell in code[1:]
+        for n in ast.walk(ast.parse("".join(cell["source"])))
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in params
+    }
+    declared = set(nb["metadata"]["cmestudy"]["parameters"])
+    assert used - declared == set(), f"{notebook} uses {sorted(used - declared)} without declaring them"
+
+
+def test_suppressing_small_cells_reruns_the_notebooks_that_show_learners_by_title(small_study):
+    raw, out = small_study
+    result = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html", "--suppress-small-cells")
+    assert result.returncode == 0, result.stderr
+    assert executed(result.stderr) == {"03_descriptive", "04_chisquare", "05_prospects"}
+    again = run_cli("run", "--raw", raw, "--out", out, "--no-progress", "--formats", "html")  # back as it was
+    assert again.returncode == 0 and executed(again.stderr) == {"03_descriptive", "04_chisquare", "05_prospects"}

@@ -27,7 +27,7 @@ import pandas as pd
 
 from cmestudy import defaults, i18n
 from cmestudy.fileio import write_bytes, write_csv
-from cmestudy.report import fonts, tables
+from cmestudy.report import disclosure, fonts, tables
 
 FIGURE_DPI = 300  # print resolution, for the PDF and the Word report alike
 #: The PDF's text block (A4 less 16 mm margins, report.css): a figure takes the same share of a notebook's width.
@@ -56,8 +56,6 @@ def small_cells(learners: pd.DataFrame, years, min_cell: int | None) -> None:
     own report; :mod:`cmestudy.report.disclosure`): each year's cells to hide are chosen once here, and
     :func:`hide_small`, :func:`show_crosstab` and :func:`figure` hide the same cells. ``min_cell`` None or 1
     shows every count."""
-    from cmestudy.report import disclosure
-
     if min_cell is None or min_cell <= 1:
         _STATE["small_cells"] = None
         return
@@ -70,8 +68,6 @@ def hide_small(frame: pd.DataFrame) -> pd.DataFrame:
     its canonical keys: (year, mode) rows and (title, n | row_pct | col_pct) columns
     (:func:`cmestudy.analysis.describe.title_table`), (year, grade) rows (the live titles' mix), ``group`` rows
     (the trend test) or (group, from, to) rows (year-on-year changes)."""
-    from cmestudy.report import disclosure
-
     state = _STATE.get("small_cells")
     if state is None or not disclosure.any_hidden(state[0]) or frame.empty:
         return frame
@@ -297,7 +293,7 @@ def figure(fig, caption: str, name: str | None = None, titles: bool = False, **v
 
     cap = _message(caption, values)
     state = _STATE.get("small_cells")
-    if titles and fig is not None and state is not None and any(m.to_numpy().any() for m in state[0].values()):
+    if titles and fig is not None and state is not None and disclosure.any_hidden(state[0]):
         plt.close(fig)  # it would draw the shares of counts the tables hide (an institution's own report)
         say("figure.small_cells", kind="ok", caption=i18n.plain(cap), min_cell=state[1])
         return
@@ -391,8 +387,6 @@ def show_crosstab(result, year: int, pairwise: pd.DataFrame) -> None:
     state = _STATE.get("small_cells")
     hide = None if state is None else state[0].get(int(year))
     if hide is not None and hide.to_numpy().any():  # an institution's own report: small counts hidden
-        from cmestudy.report import disclosure
-
         counts, row_formats = disclosure.crosstab(counts, hide, state[1]), None
         counts.attrs["small_cells"] = state[1]
         both, formats = disclosure.residuals(both, hide), None
